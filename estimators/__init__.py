@@ -1,0 +1,22 @@
+"""Built-in estimators of mibench, one module per family.
+
+This package installs as ``mibench.estimators``. ``BUILTIN`` maps each registered name to
+``"module:Class"`` (or ``("module:Class", default_kwargs)``); modules are imported only when an
+estimator is made, so ``import mibench`` never imports torch.
+
+Adding an estimator: write the class in the module of its family (subclass
+:class:`mibench.api.BaseEstimator`), add one line here, and the conformance suite tests it.
+"""
+
+if __name__ != "mibench.estimators":  # pragma: no cover - guard against a second copy
+    raise ImportError(
+        f"this package is mibench.estimators; import it as such, not as {__name__!r}"
+    )
+
+BUILTIN = {
+    # k-nearest neighbours (Kraskov et al. 2004)
+    "ksg": "mibench.estimators.knn:KSG",
+    "ksg2": "mibench.estimators.knn:KSG2",
+    # closed form
+    "gaussian": "mibench.estimators.gaussian:GaussianMI",
+}

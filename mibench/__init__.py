@@ -1,0 +1,69 @@
+"""mibench: a benchmark of mutual-information estimators. Every value is in nats.
+
+Public API::
+
+    mibench.list_estimators(pattern="*")      mibench.make_estimator(name, **params)
+    mibench.list_tasks(pattern="*", suite=None)  mibench.make_task(task_id)
+    mibench.estimate(x, y, estimator="ksg", **params) -> Estimate
+    mibench.load_results(db=None) -> pandas.DataFrame
+
+Importing mibench is cheap: estimators (and torch) are imported only when first made.
+"""
+
+import os as _os
+
+__version__ = "0.1.0"
+
+# In a source checkout, estimators/ and tasks/ sit beside this package and are installed as
+# mibench.estimators / mibench.tasks. When `python -m mibench` runs from the repository root, this
+# directory shadows the installed package, so make those two subpackages findable here as well.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isdir(_os.path.join(__path__[0], "estimators")) and _os.path.isfile(
+    _os.path.join(_root, "estimators", "__init__.py")
+):
+    __path__.append(_root)
+
+from mibench.api import KINDS, BaseEstimator, Estimate, EstimationError, Task  # noqa: E402
+from mibench.registry import (  # noqa: E402
+    NotRegisteredError,
+    list_estimators,
+    list_suites,
+    list_tasks,
+    make_estimator,
+    make_task,
+    register_estimator,
+    register_suite,
+    register_task,
+)
+from mibench.store import load_results  # noqa: E402
+
+__all__ = [
+    "KINDS",
+    "BaseEstimator",
+    "Estimate",
+    "EstimationError",
+    "Task",
+    "NotRegisteredError",
+    "estimate",
+    "list_estimators",
+    "list_suites",
+    "list_tasks",
+    "load_results",
+    "make_estimator",
+    "make_task",
+    "register_estimator",
+    "register_suite",
+    "register_task",
+]
+
+
+def estimate(x, y, estimator: str = "ksg", **params) -> Estimate:
+    """Estimate I(X;Y) in nats from paired samples with a registered estimator.
+
+    >>> import numpy as np, mibench
+    >>> x = np.random.default_rng(0).normal(size=(2000, 1))
+    >>> y = x + np.random.default_rng(1).normal(size=(2000, 1))
+    >>> round(mibench.estimate(x, y, "gaussian").value, 1)   # truth: ½ ln 2 = 0.35
+    0.3
+    """
+    return make_estimator(estimator, **params).estimate(x, y)

@@ -1,0 +1,187 @@
+"""Conformance suite for mibench estimators (in the spirit of scikit-learn's ``check_estimator``).
+
+>>> from mibench.testing import check_estimator
+>>> check_estimator("ksg")            # or an instance, or "package.module:Class"
+
+Each check is a function ``check_x(estimator)`` that raises ``AssertionError`` with a message.
+:func:`estimator_checks` yields ``(check_name, callable)`` pairs, so a test suite can parametrise
+over every registered estimator and every check (see ``tests/test_conformance.py``). Estimators
+declare ``test_params`` (class attribute) to make themselves fast here, e.g. fewer training steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import math
+from typing import Callable, Iterator
+
+import numpy as np
+
+from mibench.api import KINDS, BaseEstimator, Estimate
+
+__all__ = ["check_estimator", "estimator_checks", "conformance_data"]
+
+
+def conformance_data(n: int = 300, dim_x: int = 2, dim_y: int = 2, seed: int = 0):
+    """Correlated Gaussian data (ρ = 0.6 per coordinate pair) used by the checks."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dim_x))
+    y = 0.6 * x[:, :1].repeat(dim_y, axis=1) + 0.8 * rng.standard_normal((n, dim_y))
+    return x, y
+
+
+def _fresh(estimator: BaseEstimator) -> BaseEstimator:
+    est = estimator.clone()
+    if type(est).test_params:
+        valid = set(est.get_params())
+        est.set_params(**{k: v for k, v in type(est).test_params.items() if k in valid})
+    return est
+
+
+def _close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def check_params(estimator: BaseEstimator) -> None:
+    """get_params returns the __init__ keywords unchanged; clone round-trips them."""
+    params = estimator.get_params()
+    assert isinstance(params, dict), "get_params() must return a dict"
+    assert sorted(params) == type(estimator)._param_names(), "get_params() keys != __init__ args"
+    clone = estimator.clone()
+    assert type(clone) is type(estimator)
+    assert repr(clone.get_params()) == repr(params), "clone() changed the hyperparameters"
+    signature = inspect.signature(type(estimator).__init__).parameters
+    defaults = type(estimator)().get_params()
+    for key in params:
+        default = signature[key].default
+        assert default is not inspect.Parameter.empty, f"hyperparameter {key!r} has no default"
+        assert defaults[key] is default, f"__init__ must store {key!r} unchanged"
+
+
+def check_estimate_contract(estimator: BaseEstimator) -> None:
+    """estimate() returns an Estimate with a finite float, a valid kind and JSON diagnostics."""
+    x, y = conformance_data()
+    est = _fresh(estimator)
+    result = est.estimate(x, y)
+    assert isinstance(result, Estimate), f"estimate() returned {type(result).__name__}"
+    assert isinstance(result.value, float) and math.isfinite(result.value), "value not finite"
+    assert result.kind in KINDS, f"kind {result.kind!r} not in {KINDS}"
+    assert result.stderr is None or (math.isfinite(result.stderr) and result.stderr >= 0), \
+        "stderr must be None or a finite non-negative float"
+    assert result.n_samples == x.shape[0], "n_samples must equal the number of pairs"
+    assert result.wall_time_s >= 0, "wall_time_s must be non-negative"
+    assert isinstance(result.diagnostics, dict), "diagnostics must be a dict"
+    json.dumps(result.diagnostics)
+
+
+def check_deterministic(estimator: BaseEstimator) -> None:
+    """The same data and the same seed give the same value."""
+    x, y = conformance_data()
+    a = _fresh(estimator).estimate(x, y).value
+    b = _fresh(estimator).estimate(x, y).value
+    assert a == b, f"two runs with the same seed differ: {a} != {b}"
+
+
+def check_input_validation(estimator: BaseEstimator) -> None:
+    """Bad input raises ValueError with a message naming the problem."""
+    x, y = conformance_data()
+    est = _fresh(estimator)
+    bad_nan = x.copy()
+    bad_nan[3, 0] = np.nan
+    bad_inf = y.copy()
+    bad_inf[5, 1] = np.inf
+    cases = {
+        "NaN": (bad_nan, y, "nan"),
+        "inf": (x, bad_inf, "inf"),
+        "unequal lengths": (x, y[:-1], "same number of samples"),
+        "3-D input": (x[:, :, None], y, "shape"),
+        "non-numeric dtype": (x.astype(object), y, "numeric"),
+        "string dtype": (x.astype(str), y, "numeric"),
+        "too few samples": (x[:1], y[:1], "too few samples"),
+    }
+    for label, (a, b, needle) in cases.items():
+        try:
+            est.estimate(a, b)
+        except ValueError as exc:
+            assert needle in str(exc).lower(), f"{label}: message {str(exc)!r} lacks {needle!r}"
+        else:
+            raise AssertionError(f"{label}: estimate() did not raise ValueError")
+
+
+def check_1d_and_float32(estimator: BaseEstimator) -> None:
+    """1-D vectors are read as one column; float32 input gives a finite value."""
+    x, y = conformance_data(dim_x=1, dim_y=1)
+    est = _fresh(estimator)
+    a = est.estimate(x[:, 0], y[:, 0]).value
+    b = _fresh(estimator).estimate(x, y).value
+    assert a == b, "a 1-D vector must behave as a single column"
+    c = _fresh(estimator).estimate(x.astype(np.float32), y.astype(np.float32)).value
+    assert math.isfinite(c)
+
+
+def check_no_mutation(estimator: BaseEstimator) -> None:
+    """Inputs are not modified, and read-only inputs are accepted."""
+    x, y = conformance_data()
+    x0, y0 = x.copy(), y.copy()
+    x.setflags(write=False)
+    y.setflags(write=False)
+    est = _fresh(estimator)
+    params = copy.deepcopy(est.get_params())
+    est.estimate(x, y)
+    assert np.array_equal(x, x0) and np.array_equal(y, y0), "estimate() modified its input"
+    assert repr(est.get_params()) == repr(params), "estimate() changed the hyperparameters"
+
+
+def check_symmetry(estimator: BaseEstimator) -> None:
+    """For estimators tagged ``symmetric``, I(X;Y) and I(Y;X) agree (to 1e-6, relative)."""
+    if not type(estimator).symmetric:
+        return
+    x, y = conformance_data(dim_x=2, dim_y=3)
+    a = _fresh(estimator).estimate(x, y).value
+    b = _fresh(estimator).estimate(y, x).value
+    assert _close(a, b, 1e-6), f"not symmetric: I(X;Y)={a}, I(Y;X)={b}"
+
+
+CHECKS: list[Callable[[BaseEstimator], None]] = [
+    check_params,
+    check_estimate_contract,
+    check_deterministic,
+    check_input_validation,
+    check_1d_and_float32,
+    check_no_mutation,
+    check_symmetry,
+]
+
+
+def _as_estimator(estimator: BaseEstimator | str) -> BaseEstimator:
+    if isinstance(estimator, str):
+        from mibench.registry import make_estimator
+
+        return make_estimator(estimator)
+    if isinstance(estimator, type):
+        return estimator()
+    return estimator
+
+
+def estimator_checks(estimator: BaseEstimator | str) -> Iterator[tuple[str, Callable[[], None]]]:
+    """``(check_name, zero-argument callable)`` for every check of the suite."""
+    est = _as_estimator(estimator)
+    for check in CHECKS:
+        yield check.__name__, (lambda c=check: c(est))
+
+
+def check_estimator(estimator: BaseEstimator | str) -> list[str]:
+    """Run the whole suite; raise AssertionError naming the first failing check.
+
+    Returns the names of the checks that passed.
+    """
+    passed = []
+    for name, run in estimator_checks(estimator):
+        try:
+            run()
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from exc
+        passed.append(name)
+    return passed

@@ -1,0 +1,100 @@
+"""Multivariate normal tasks (ids and truths of the "Beyond Normal" benchmark, Czyż et al. 2023).
+
+For a jointly Gaussian (X, Y) with covariance Σ = [[Σxx, Σxy], [Σyx, Σyy]],
+
+    I(X; Y) = ½ (ln det Σxx + ln det Σyy − ln det Σ)      [nats].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mibench.api import Task
+
+__all__ = ["gaussian_mi", "gaussian_task", "bivariate_normal", "multinormal_dense",
+           "multinormal_sparse"]
+
+
+def gaussian_mi(covariance: np.ndarray, dim_x: int) -> float:
+    """I(X;Y) in nats of a Gaussian with the given joint covariance (X = first dim_x coords)."""
+    cov = np.asarray(covariance, dtype=np.float64)
+    _, ld_x = np.linalg.slogdet(cov[:dim_x, :dim_x])
+    _, ld_y = np.linalg.slogdet(cov[dim_x:, dim_x:])
+    _, ld = np.linalg.slogdet(cov)
+    return 0.5 * (ld_x + ld_y - ld)
+
+
+def gaussian_task(
+    task_id: str,
+    covariance: np.ndarray,
+    dim_x: int,
+    *,
+    name: str = "",
+    family: str = "multinormal",
+    params: dict | None = None,
+) -> Task:
+    """A zero-mean Gaussian task; samples are ``L @ z`` with ``L`` the Cholesky factor of Σ."""
+    cov = np.array(covariance, dtype=np.float64)
+    chol = np.linalg.cholesky(cov)  # raises LinAlgError if Σ is not positive definite
+    dim = cov.shape[0]
+
+    def sampler(n: int, rng: np.random.Generator):
+        z = rng.standard_normal((n, dim)) @ chol.T
+        return z[:, :dim_x], z[:, dim_x:]
+
+    return Task(
+        id=task_id,
+        dim_x=dim_x,
+        dim_y=dim - dim_x,
+        mutual_information=gaussian_mi(cov, dim_x),
+        sampler=sampler,
+        name=name or task_id,
+        params=dict(params or {}),
+        family=family,
+    )
+
+
+def bivariate_normal(correlation: float) -> Task:
+    """1×1 normal with correlation ρ: I = −½ ln(1 − ρ²)."""
+    cov = np.array([[1.0, correlation], [correlation, 1.0]])
+    return gaussian_task(
+        f"1v1-normal-{correlation}",
+        cov,
+        1,
+        name=f"Bivariate normal ρ={correlation}",
+        family="normal",
+        params={"correlation": correlation},
+    )
+
+
+def multinormal_dense(dim_x: int, dim_y: int, off_diag: float = 0.5) -> Task:
+    """Unit variances and every off-diagonal correlation equal to ``off_diag``."""
+    dim = dim_x + dim_y
+    cov = np.full((dim, dim), off_diag) + (1.0 - off_diag) * np.eye(dim)
+    return gaussian_task(
+        f"multinormal-dense-{dim_x}-{dim_y}-{off_diag}",
+        cov,
+        dim_x,
+        name=f"Multinormal {dim_x} × {dim_y} (dense)",
+        params={"off_diag": off_diag},
+    )
+
+
+def multinormal_sparse(dim_x: int, dim_y: int, n_interacting: int = 2, strength: float = 2.0):
+    """bmi's sparse latent-variable model: X_i = λ Z_i + E_i, Y_i = λ Z_i + F_i for the first
+    ``n_interacting`` coordinates and X_j = η V_j + E_j otherwise (λ = η = ``strength``; Z, V, E, F
+    iid N(0, 1)). Each interacting pair has correlation λ²/(1 + λ²) (0.8 for λ = 2), so
+    I = −n_interacting · ½ ln(1 − ρ²) whatever the dimension (1.0217 nats for 2 pairs)."""
+    if not 0 <= n_interacting <= min(dim_x, dim_y):
+        raise ValueError(f"n_interacting must be in [0, {min(dim_x, dim_y)}]")
+    dim = dim_x + dim_y
+    cov = np.eye(dim) * (1.0 + strength**2)
+    for i in range(n_interacting):
+        cov[i, dim_x + i] = cov[dim_x + i, i] = strength**2
+    return gaussian_task(
+        f"multinormal-sparse-{dim_x}-{dim_y}-{n_interacting}-{strength}",
+        cov,
+        dim_x,
+        name=f"Multinormal {dim_x} × {dim_y} (sparse)",
+        params={"n_interacting": n_interacting, "strength": strength},
+    )
