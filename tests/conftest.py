@@ -17,6 +17,9 @@ def _isolated_db(tmp_path, monkeypatch):
 def run_cli(*args, cwd=None, env=None, timeout=300, check=False):
     """Run ``python -m mibench ARGS`` in a subprocess; returns CompletedProcess."""
     full_env = {**os.environ, **(env or {})}
+    if not os.environ.get("MIBENCH_TEST_WHEEL"):  # source-tree run: make the checkout importable
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
+                                                               full_env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, "-m", "mibench", *map(str, args)],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
