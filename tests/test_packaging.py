@@ -1,5 +1,6 @@
 """Packaging of the layout: estimators/ and tasks/ ship as mibench.estimators / mibench.tasks."""
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -54,10 +55,8 @@ def test_root_level_packages_refuse_a_second_import():
 def test_tests_run_against_the_installed_wheel():
     installed = Path(mibench.__file__).resolve().parent
     assert REPO not in installed.parents, f"testing the source tree: {installed}"
-    import mibench.estimators.knn
-    import mibench.tasks.gaussian
-
-    for mod in (mibench.estimators.knn, mibench.tasks.gaussian):
+    for name in ("mibench.estimators.knn", "mibench.tasks.gaussian"):
+        mod = importlib.import_module(name)
         assert installed in Path(mod.__file__).resolve().parents
     assert importlib.util.find_spec("estimators") is None
     assert importlib.util.find_spec("tasks") is None
