@@ -60,7 +60,7 @@ BAND_REL = 0.10
 BAND_ABS = 0.05  # nats, for tasks with true MI 0
 ZERO = 1e-12
 INF = float("inf")
-NAT_KINDS = ("estimate", "lower_bound", "upper_bound")
+NAT_KINDS = ("estimate", "lower_bound", "upper_bound")  # "?" (no ok run, unknown) ranks too
 TEXT_FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.html")
 CSV_COLUMNS = [
     "estimator", "params", "kind", "task", "family", "n", "true_mi", "true_mi_stderr", "runs",
@@ -129,7 +129,8 @@ def _labels(df):
     labels = {}
     for est in sorted(df.estimator.unique()):
         sub = df[df.estimator == est]
-        by_hash = {h: sub[sub.params_hash == h].params.iloc[0] for h in sorted(sub.params_hash.unique())}
+        by_hash = {h: sub[sub.params_hash == h].params.iloc[0]
+                   for h in sorted(sub.params_hash.unique())}
         if len(by_hash) == 1:
             labels[(est, next(iter(by_hash)))] = est
             continue
@@ -238,7 +239,7 @@ def build(df, suite: str | None = None, n_samples: int | None = None) -> Leaderb
         elif ks:  # several kinds: the most frequent, ties by name
             counts = sub.kind.value_counts()
             kinds[label] = sorted(ks, key=lambda x: (-counts[x], x))[0]
-        else:
+        else:  # no ok run: the registry's kind, "?" when the estimator is gone
             kinds[label] = _registry_kind(df[df.label == label].estimator.iloc[0])
     params_of = {}
     for (est, h), label in labels.items():
@@ -285,12 +286,12 @@ def build(df, suite: str | None = None, n_samples: int | None = None) -> Leaderb
         consistency[label] = judge(rows, kinds.get(label, "?"))
 
     rankings = []
-    task_sets = [(f"suite `{suite}`" if suite else "all stored tasks",
-                  sorted(at_n.task.unique()))]
+    nat_tasks = set(at_n[at_n.kind.ne("dependence")].task)  # tasks with a nat-valued entry
+    task_sets = [(f"suite `{suite}`" if suite else "all stored tasks", sorted(nat_tasks))]
     if suite is None:
         seen = {tuple(task_sets[0][1])}
         for s in list_suites():
-            ids = tuple(sorted(set(list_tasks(suite=s)) & set(at_n.task)))
+            ids = tuple(sorted(set(list_tasks(suite=s)) & nat_tasks))
             if ids and ids not in seen:
                 seen.add(ids)
                 task_sets.append((f"suite `{s}`", list(ids)))
@@ -317,7 +318,7 @@ def build(df, suite: str | None = None, n_samples: int | None = None) -> Leaderb
 def _ranking(at_n, task_ids, consistency):
     import pandas as pd
 
-    nat = at_n[at_n.kind.isin(NAT_KINDS) & at_n.task.isin(task_ids)]
+    nat = at_n[at_n.kind.ne("dependence") & at_n.task.isin(task_ids)]
     labels = sorted(nat.estimator.unique())
     if not labels:
         return pd.DataFrame()
@@ -380,7 +381,7 @@ def _dependence(at_n):
 def _samples_needed(cells):
     import pandas as pd
 
-    nat = cells[cells.kind.isin(NAT_KINDS)]
+    nat = cells[cells.kind.ne("dependence")]
     rows = []
     for (lab, tid), g in nat.groupby(["estimator", "task"], sort=True):
         g = g.sort_values("n")

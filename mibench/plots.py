@@ -26,7 +26,7 @@ def _at_n(lb):
     cells = lb.cells
     if lb.n is not None:
         cells = cells[cells.n == lb.n]
-    return cells[cells.kind.isin(_NAT)]
+    return cells[cells.kind.ne("dependence")]
 
 
 def figure_names(lb) -> list[str]:
@@ -37,7 +37,7 @@ def figure_names(lb) -> list[str]:
         names.append("heatmap.png")
     if len(at_n[at_n.ok > 0]):
         names.append("estimate_vs_true.png")
-    if len(lb.ns) >= 2 and len(lb.cells[lb.cells.kind.isin(_NAT)]):
+    if len(lb.ns) >= 2 and len(lb.cells[lb.cells.kind.ne("dependence")]):
         names += ["error_vs_n.png", "time_vs_n.png"]
         if lb.samples_needed is not None and len(lb.samples_needed):
             names.append("samples_needed.png")
@@ -104,7 +104,7 @@ def save_figures(lb, out_dir) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6.5, 5))
         sns.scatterplot(data=ok, x="true_mi", y="mean", hue="estimator", style="kind", ax=ax,
                         hue_order=sorted(ok.estimator.unique()),
-                        style_order=[k for k in _NAT if k in set(ok.kind)])
+                        style_order=sorted(set(ok.kind)))
         hi = float(max(ok.true_mi.max(), ok["mean"].max(), 0.1))
         lo = float(min(ok["mean"].min(), 0.0))
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--")
@@ -113,7 +113,8 @@ def save_figures(lb, out_dir) -> list[Path]:
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         made.append(_save(fig, out_dir / "estimate_vs_true.png"))
     if "error_vs_n.png" in names:
-        nat = lb.cells[lb.cells.kind.isin(_NAT) & (lb.cells.score_basis == "log2_ratio")]
+        cells = lb.cells
+        nat = cells[cells.kind.ne("dependence") & (cells.score_basis == "log2_ratio")]
         rows = []
         for (lab, n), g in nat.groupby(["estimator", "n"], sort=True):
             s = sorted(float(v) for v in g.score)
