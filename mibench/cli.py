@@ -215,6 +215,8 @@ def _list(args: argparse.Namespace) -> int:
 COMMANDS: list[tuple[str, str, Callable, Callable]] = [
     ("run", "run estimators on tasks and store every run", _configure_run, _run),
     ("list", "list estimators, tasks or suites", _configure_list, _list),
+    ("leaderboard", "regenerate results/ (tables, figures) from the store", *__import__("mibench.leaderboard", fromlist=["_"]).LEADERBOARD),  # noqa: E501
+    ("bench", "run the whole matrix (and consistency checks), then the leaderboard", *__import__("mibench.leaderboard", fromlist=["_"]).BENCH),  # noqa: E501
 ]
 
 

@@ -1,0 +1,153 @@
+"""Figures of the leaderboard (seaborn, PNG). matplotlib is imported lazily, with the Agg backend.
+
+PNGs are saved with ``metadata={"Software": None}`` (no version string, no timestamp), so
+regenerating from the same store with the same library versions gives the same bytes.
+
+* ``heatmap.png`` — estimators × tasks, coloured by log₂(mean estimate / true MI) (clipped to
+  ±3; "×" where every run failed, "≤0" where the mean is ≤ 0);
+* ``estimate_vs_true.png`` — mean estimate against true MI, one point per estimator × task;
+* ``error_vs_n.png`` / ``time_vs_n.png`` — median over tasks of the bmi score / mean wall time
+  against n (only when several n are stored);
+* ``samples_needed.png`` — smallest n from which the estimate stays within the band, per
+  estimator × task (only when several n are stored).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+__all__ = ["figure_names", "save_figures"]
+
+_NAT = ("estimate", "lower_bound", "upper_bound")
+
+
+def _at_n(lb):
+    cells = lb.cells
+    if lb.n is not None:
+        cells = cells[cells.n == lb.n]
+    return cells[cells.kind.ne("dependence")]
+
+
+def figure_names(lb) -> list[str]:
+    """The figures :func:`save_figures` makes for this leaderboard, in order."""
+    names = []
+    at_n = _at_n(lb)
+    if len(at_n[at_n.true_mi.abs() > 1e-12]):
+        names.append("heatmap.png")
+    if len(at_n[at_n.ok > 0]):
+        names.append("estimate_vs_true.png")
+    if len(lb.ns) >= 2 and len(lb.cells[lb.cells.kind.ne("dependence")]):
+        names += ["error_vs_n.png", "time_vs_n.png"]
+        if lb.samples_needed is not None and len(lb.samples_needed):
+            names.append("samples_needed.png")
+    return names
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    return plt, sns
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def save_figures(lb, out_dir) -> list[Path]:
+    """Write every figure of :func:`figure_names` into ``out_dir``; returns their paths."""
+    import numpy as np
+    import pandas as pd
+
+    names = figure_names(lb)
+    out_dir = Path(out_dir)
+    if not names:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plt, sns = _plt()
+    made = []
+    at_n = _at_n(lb)
+    if "heatmap.png" in names:
+        pos = at_n[at_n.true_mi.abs() > 1e-12]
+        labels = sorted(pos.estimator.unique())
+        tasks = sorted(pos.task.unique())
+        val = pd.DataFrame(np.nan, index=labels, columns=tasks)
+        note = pd.DataFrame("", index=labels, columns=tasks)
+        for r in pos.itertuples():
+            if r.ok == 0:
+                note.loc[r.estimator, r.task] = "×"
+            elif r.mean <= 0:
+                val.loc[r.estimator, r.task] = -3.0
+                note.loc[r.estimator, r.task] = "≤0"
+            else:
+                v = math.log2(r.mean / r.true_mi)
+                val.loc[r.estimator, r.task] = max(-3.0, min(3.0, v))
+                note.loc[r.estimator, r.task] = f"{v:+.2f}"
+        fig, ax = plt.subplots(figsize=(max(5.0, 1.5 + 0.55 * len(tasks)), 1.2 + 0.4 * len(labels)))
+        sns.heatmap(val, annot=note, fmt="", cmap="RdBu_r", center=0, vmin=-3, vmax=3, ax=ax,
+                    cbar_kws={"label": "log₂(mean estimate / true MI)"}, annot_kws={"size": 6})
+        ax.set_title(f"Estimate / truth (n = {lb.n}); × = every run failed", fontsize=8)
+        ax.set_xlabel("task")
+        ax.set_ylabel("estimator")
+        made.append(_save(fig, out_dir / "heatmap.png"))
+    if "estimate_vs_true.png" in names:
+        ok = at_n[at_n.ok > 0].sort_values(["estimator", "task"])
+        fig, ax = plt.subplots(figsize=(6.5, 5))
+        sns.scatterplot(data=ok, x="true_mi", y="mean", hue="estimator", style="kind", ax=ax,
+                        hue_order=sorted(ok.estimator.unique()),
+                        style_order=sorted(set(ok.kind)))
+        hi = float(max(ok.true_mi.max(), ok["mean"].max(), 0.1))
+        lo = float(min(ok["mean"].min(), 0.0))
+        ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--")
+        ax.set_xlabel("true MI (nats)")
+        ax.set_ylabel(f"mean estimate (nats, n = {lb.n})")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        made.append(_save(fig, out_dir / "estimate_vs_true.png"))
+    if "error_vs_n.png" in names:
+        cells = lb.cells
+        nat = cells[cells.kind.ne("dependence") & (cells.score_basis == "log2_ratio")]
+        rows = []
+        for (lab, n), g in nat.groupby(["estimator", "n"], sort=True):
+            s = sorted(float(v) for v in g.score)
+            rows.append(dict(estimator=lab, n=int(n), error=min(s[len(s) // 2], 10.0),
+                             time_s=float(g.time_s.mean())))
+        data = pd.DataFrame(rows)
+        for name, col, label in (("error_vs_n.png", "error",
+                                  "median over tasks of the bmi score (capped at 10)"),
+                                 ("time_vs_n.png", "time_s", "mean wall time (s)")):
+            fig, ax = plt.subplots(figsize=(6.5, 4.5))
+            sns.lineplot(data=data.dropna(subset=[col]), x="n", y=col, hue="estimator",
+                         hue_order=sorted(data.estimator.unique()), marker="o", ax=ax)
+            ax.set_xscale("log")
+            if col == "time_s":
+                ax.set_yscale("log")
+            ax.set_ylabel(label)
+            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            made.append(_save(fig, out_dir / name))
+    if "samples_needed.png" in names:
+        sn = lb.samples_needed
+        labels = sorted(sn.estimator.unique())
+        tasks = sorted(sn.task.unique())
+        val = pd.DataFrame(np.nan, index=labels, columns=tasks)
+        note = pd.DataFrame("", index=labels, columns=tasks)
+        for r in sn.itertuples():
+            if r.needed is None or (isinstance(r.needed, float) and math.isnan(r.needed)):
+                note.loc[r.estimator, r.task] = f">{r.max_n}"
+            else:
+                val.loc[r.estimator, r.task] = math.log10(r.needed)
+                note.loc[r.estimator, r.task] = str(int(r.needed))
+        fig, ax = plt.subplots(figsize=(max(5.0, 1.5 + 0.55 * len(tasks)), 1.2 + 0.4 * len(labels)))
+        sns.heatmap(val, annot=note, fmt="", cmap="viridis", ax=ax, annot_kws={"size": 6},
+                    cbar_kws={"label": "log₁₀ n needed"})
+        ax.set_title("Samples needed to stay within the band", fontsize=8)
+        made.append(_save(fig, out_dir / "samples_needed.png"))
+    return made
