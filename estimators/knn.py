@@ -48,7 +48,7 @@ __all__ = ["KSG", "KSG2", "KL", "MixedKSG", "standardize", "ksg_statistics", "ch
 #: Joint dimension up to which the KD-tree engine is used by ``engine="auto"``.
 KDTREE_MAX_DIM = 8
 #: Elements of one chunk of a brute-force distance block (float64; a few such blocks live at once).
-CHUNK_ELEMENTS = 2**23
+CHUNK_ELEMENTS = 2**21
 #: Largest fraction of repeated values in a column that ksg/ksg2/kl accept.
 MAX_TIE_FRACTION = 0.01
 ENGINES = ("auto", "kdtree", "brute")
@@ -248,7 +248,8 @@ def _tree_count(a, r, strict, tree=None):
     tree = cKDTree(a) if tree is None else tree
     rr = np.nextafter(r, -np.inf) if strict else r
     neg = rr < 0  # strict with r = 0: nothing, not even the point itself
-    counts = tree.query_ball_point(a, np.maximum(rr, 0), p=np.inf, return_length=True)
+    counts = tree.query_ball_point(a, np.maximum(rr, 0), p=np.inf, return_length=True,
+                                    workers=-1)
     counts = np.asarray(counts, dtype=np.int64) - 1
     counts[neg] = 0
     return counts
@@ -287,7 +288,7 @@ def ksg_statistics(x, y, k, algorithm: int = 1, engine: str = "auto"):
         from scipy.spatial import cKDTree
 
         z = np.hstack([x, y])
-        dist, idx = cKDTree(z).query(z, k=max(ks) + 1, p=np.inf)
+        dist, idx = cKDTree(z).query(z, k=max(ks) + 1, p=np.inf, workers=-1)
         nx, ny = {}, {}
         if algorithm == 2:
             me = np.arange(x.shape[0])[:, None]
@@ -316,7 +317,7 @@ def kth_distances(a, ks, engine):
         return _brute_kth(a, ks)
     from scipy.spatial import cKDTree
 
-    dist = cKDTree(a).query(a, k=max(ks) + 1, p=np.inf)[0]
+    dist = cKDTree(a).query(a, k=max(ks) + 1, p=np.inf, workers=-1)[0]
     # the point itself is one of the zero distances at the front; column k is the k-th other
     return {k: dist[:, k] for k in ks}
 
