@@ -159,6 +159,8 @@ def count_1d(v: np.ndarray, r: np.ndarray, strict: bool, s: np.ndarray | None = 
         act = act[hi[act] > 0]
         act = act[s[hi[act] - 1] > v[act]]
     count = hi - lo
+    if strict:
+        count[r <= 0] = 0  # nothing is strictly closer than 0, not even the point itself
     self_in = (r > 0) if strict else np.ones(n, dtype=bool)  # |v_i − v_i| = 0
     return (count - self_in).astype(np.int64)
 
