@@ -17,6 +17,14 @@ BUILTIN = {
     # k-nearest neighbours (Kraskov et al. 2004)
     "ksg": "mibench.estimators.knn:KSG",
     "ksg2": "mibench.estimators.knn:KSG2",
+    "kl": "mibench.estimators.knn:KL",
+    "mixed-ksg": "mibench.estimators.knn:MixedKSG",
+    # surrogates, plug-in and kernel estimators (issue 4)
+    "logvar": "mibench.estimators.logvar:LogVar",
+    "histogram": "mibench.estimators.histogram:Histogram",
+    "kde": "mibench.estimators.kde:KDE",
+    "mmd": "mibench.estimators.kernel:HSIC",
+    "hsic": "mibench.estimators.kernel:HSIC",
     # closed form
     "gaussian": "mibench.estimators.gaussian:GaussianMI",
 }

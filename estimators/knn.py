@@ -1,4 +1,5 @@
-"""k-nearest-neighbour estimators of Kraskov, Stögbauer and Grassberger (2004).
+"""k-nearest-neighbour estimators: KSG (Kraskov et al. 2004, algorithms 1 and 2), the
+Kozachenko–Leonenko entropy combination (``kl``) and the mixed KSG of Gao et al. (2017).
 
 Kraskov, A., Stögbauer, H., Grassberger, P. "Estimating mutual information", Phys. Rev. E 69,
 066138 (2004). All distances are max-norm (L∞), in the joint space Z = (X, Y) and in each marginal.
@@ -16,8 +17,23 @@ nearest neighbours in Z (the per-marginal rectangle), n_x(i) = #{j ≠ i : ‖x_
 
 Pre-processing (documented, on by default): every column is standardised to zero mean and unit
 variance (so the max-norm weighs coordinates alike), and a seeded Gaussian jitter of standard
-deviation ``jitter`` (1e-10) is added against ties, as Kraskov et al. recommend. No clamping: the
-estimate can be negative on (nearly) independent data, which is its honest sampling error.
+deviation ``jitter`` (1e-10) is added against *isolated* exact duplicates, as Kraskov et al.
+recommend. No clamping: the estimate can be negative on (nearly) independent data, which is its
+honest sampling error.
+
+Discrete data. KSG assumes continuous X and Y. A jitter far below the data's resolution does not
+make discrete (or heavily quantised) data continuous: the k nearest neighbours would all be copies
+of the same value separated by noise, and the estimate is meaningless. So ``ksg``, ``ksg2`` and
+``kl`` **refuse** data where more than ``1 %`` of a column's values are repeats (ValueError that
+points to ``mixed-ksg``, which handles discrete, continuous and mixed variables).
+
+Engines (``engine="auto"``): the joint k-NN search uses a KD-tree (scipy ``cKDTree``) when the
+joint dimension is at most 8, else an exact chunked brute force (torch ``cdist`` with p=∞, on CUDA
+when available, bounded memory). Marginal counts use sorted arrays and ``searchsorted`` for a 1-D
+marginal (with an exact correction at the boundary, so a neighbour at distance exactly ε is
+counted exactly as ``|x_j − x_i| < ε`` evaluated in floating point says), a KD-tree for a marginal
+of dimension ≤ 8, and the brute-force distance blocks otherwise. ``engine="kdtree"`` (KD-trees
+only) and ``engine="brute"`` (brute force only) compute the same counts, hence the same values.
 """
 
 from __future__ import annotations
@@ -27,12 +43,15 @@ from scipy.special import digamma
 
 from mibench.api import BaseEstimator
 
-__all__ = ["KSG", "KSG2", "standardize", "ksg_statistics"]
+__all__ = ["KSG", "KSG2", "KL", "MixedKSG", "standardize", "ksg_statistics", "check_ties"]
 
 #: Joint dimension up to which the KD-tree engine is used by ``engine="auto"``.
 KDTREE_MAX_DIM = 8
-#: Elements of one chunk of the brute-force distance matrix (bounds memory to ~8 × this × 3 bytes).
-CHUNK_ELEMENTS = 2**22
+#: Elements of one chunk of a brute-force distance block (float64; a few such blocks live at once).
+CHUNK_ELEMENTS = 2**21
+#: Largest fraction of repeated values in a column that ksg/ksg2/kl accept.
+MAX_TIE_FRACTION = 0.01
+ENGINES = ("auto", "kdtree", "brute")
 
 
 def standardize(a: np.ndarray, name: str) -> np.ndarray:
@@ -47,6 +66,23 @@ def standardize(a: np.ndarray, name: str) -> np.ndarray:
     return (a - a.mean(axis=0)) / std
 
 
+def check_ties(a: np.ndarray, name: str, estimator: str) -> None:
+    """Refuse discrete / heavily quantised columns (see the module docstring)."""
+    n = a.shape[0]
+    for j in range(a.shape[1]):
+        unique = np.unique(a[:, j]).size
+        if unique == 1:
+            standardize(a[:, j : j + 1], f"{name} (column {j})")
+        repeats = n - unique
+        if repeats > MAX_TIE_FRACTION * n:
+            raise ValueError(
+                f"column {j} of {name} has {repeats} repeated values out of {n} (discrete or "
+                f"quantised data); {estimator} assumes continuous variables and its jitter does "
+                "not fix ties at this scale: use 'mixed-ksg' (discrete/continuous mixtures), or "
+                "add noise at the data's resolution yourself"
+            )
+
+
 def _prepare(x, y, seed, jitter):
     x = standardize(x, "x")
     y = standardize(y, "y")
@@ -57,127 +93,345 @@ def _prepare(x, y, seed, jitter):
     return x, y
 
 
-def _maxnorm_block(a: np.ndarray, rows: slice) -> np.ndarray:
-    """Max-norm distances from a[rows] to every point of a, shape (len(rows), n)."""
-    block = a[rows]
-    out = np.abs(block[:, 0:1] - a[:, 0][None, :])
-    for j in range(1, a.shape[1]):
-        np.maximum(out, np.abs(block[:, j : j + 1] - a[:, j][None, :]), out=out)
-    return out
+def _check_k(k, name="k"):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{name} must be a positive integer, got {k!r}")
 
 
-def _brute(x: np.ndarray, y: np.ndarray, k: int, algorithm: int):
-    """Exact chunked brute force: returns (n_x, n_y) as required by the chosen algorithm."""
-    n = x.shape[0]
-    nx = np.empty(n, dtype=np.int64)
-    ny = np.empty(n, dtype=np.int64)
+def _all_k(k, extra_k) -> list[int]:
+    if not isinstance(extra_k, (tuple, list)):
+        raise ValueError(f"extra_k must be a tuple of positive integers, got {extra_k!r}")
+    for e in extra_k:
+        _check_k(e, "every extra_k")
+    return sorted({int(k), *map(int, extra_k)})
+
+
+# ----------------------------------------------------------------------------------------------
+# 1-D marginal counts: sorted array + searchsorted, exact at the boundary
+# ----------------------------------------------------------------------------------------------
+
+
+def count_1d(v: np.ndarray, r: np.ndarray, strict: bool, s: np.ndarray | None = None):
+    """#{j ≠ i : |v_j − v_i| < r_i} (``strict``) or ``≤ r_i``, exactly as evaluated in floats.
+
+    fl(v_j − v_i) is monotone in v_j, so the points satisfying the predicate form one contiguous
+    run of the sorted array; ``searchsorted`` finds it up to rounding and a few vectorised steps
+    move each end onto the exact boundary.
+    """
+    n = v.size
+    if s is None:
+        s = np.sort(v)
+
+    def inside(j, rows):
+        d = np.abs(s[j] - v[rows])
+        return d < r[rows] if strict else d <= r[rows]
+
+    lo = np.searchsorted(s, v - r, side="left")
+    hi = np.searchsorted(s, v + r, side="right")
+    rows = np.arange(n)
+    # lower end: step down while the previous element is inside; up while lo is outside (below v)
+    act = rows[lo > 0]
+    while act.size:
+        ok = inside(lo[act] - 1, act)
+        act = act[ok]
+        lo[act] -= 1
+        act = act[lo[act] > 0]
+    act = rows[(lo < n)]
+    act = act[s[lo[act]] < v[act]]
+    while act.size:
+        bad = ~inside(lo[act], act)
+        act = act[bad]
+        lo[act] += 1
+        act = act[(lo[act] < n)]
+        act = act[s[lo[act]] < v[act]]
+    act = rows[hi < n]
+    while act.size:
+        ok = inside(hi[act], act)
+        act = act[ok]
+        hi[act] += 1
+        act = act[hi[act] < n]
+    act = rows[hi > 0]
+    act = act[s[hi[act] - 1] > v[act]]
+    while act.size:
+        bad = ~inside(hi[act] - 1, act)
+        act = act[bad]
+        hi[act] -= 1
+        act = act[hi[act] > 0]
+        act = act[s[hi[act] - 1] > v[act]]
+    count = hi - lo
+    if strict:
+        count[r <= 0] = 0  # nothing is strictly closer than 0, not even the point itself
+    self_in = (r > 0) if strict else np.ones(n, dtype=bool)  # |v_i − v_i| = 0
+    return (count - self_in).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Brute force (torch cdist with p = inf: exact max |a − b|, no rounding beyond the subtraction)
+# ----------------------------------------------------------------------------------------------
+
+
+def _torch():
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch, device
+
+
+def _brute_blocks(arrays, n):
+    """Yield (rows, [distance block of each array]) with the diagonal (self) set to +inf."""
+    torch, device = _torch()
+    ts = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays]
     step = max(1, CHUNK_ELEMENTS // n)
     for start in range(0, n, step):
-        rows = slice(start, min(n, start + step))
-        idx = np.arange(rows.start, rows.stop)
-        local = np.arange(idx.size)
-        dx = _maxnorm_block(x, rows)
-        dy = _maxnorm_block(y, rows)
-        dx[local, idx] = np.inf  # exclude the point itself
-        dy[local, idx] = np.inf
-        dz = np.maximum(dx, dy)
-        if algorithm == 1:
-            eps = np.partition(dz, k - 1, axis=1)[:, k - 1 : k]
-            nx[rows] = (dx < eps).sum(axis=1)
-            ny[rows] = (dy < eps).sum(axis=1)
-        else:
-            nbr = np.argpartition(dz, k - 1, axis=1)[:, :k]
-            eps_x = np.take_along_axis(dx, nbr, axis=1).max(axis=1, keepdims=True)
-            eps_y = np.take_along_axis(dy, nbr, axis=1).max(axis=1, keepdims=True)
-            nx[rows] = (dx <= eps_x).sum(axis=1)
-            ny[rows] = (dy <= eps_y).sum(axis=1)
+        stop = min(n, start + step)
+        local = torch.arange(stop - start, device=device)
+        blocks = []
+        for t in ts:
+            d = torch.cdist(t[start:stop], t, p=float("inf"))
+            d[local, local + start] = float("inf")
+            blocks.append(d)
+        yield slice(start, stop), blocks
+
+
+def _brute_ksg(x, y, ks, algorithm):
+    torch, _ = _torch()
+    n = x.shape[0]
+    kmax = max(ks)
+    nx = {k: np.empty(n, dtype=np.int64) for k in ks}
+    ny = {k: np.empty(n, dtype=np.int64) for k in ks}
+    for rows, (dx, dy) in _brute_blocks([x, y], n):
+        dz = torch.maximum(dx, dy)
+        vals, nbr = torch.topk(dz, kmax, dim=1, largest=False, sorted=True)
+        for k in ks:
+            if algorithm == 1:
+                eps = vals[:, k - 1 : k]
+                nx[k][rows] = (dx < eps).sum(1).cpu().numpy()
+                ny[k][rows] = (dy < eps).sum(1).cpu().numpy()
+            else:
+                ex = torch.gather(dx, 1, nbr[:, :k]).amax(1, keepdim=True)
+                ey = torch.gather(dy, 1, nbr[:, :k]).amax(1, keepdim=True)
+                nx[k][rows] = (dx <= ex).sum(1).cpu().numpy()
+                ny[k][rows] = (dy <= ey).sum(1).cpu().numpy()
     return nx, ny
 
 
-def _kdtree(x: np.ndarray, y: np.ndarray, k: int, algorithm: int):
+def _brute_kth(a, ks):
+    """Distances to the k-th nearest neighbour (self excluded) for every k in ks."""
+    torch, _ = _torch()
+    n = a.shape[0]
+    out = {k: np.empty(n) for k in ks}
+    for rows, (d,) in _brute_blocks([a], n):
+        vals = torch.topk(d, max(ks), dim=1, largest=False, sorted=True)[0].cpu().numpy()
+        for k in ks:
+            out[k][rows] = vals[:, k - 1]
+    return out
+
+
+def _brute_count(a, r, strict):
+    torch, device = _torch()
+    n = a.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    rt = torch.from_numpy(r).to(device)
+    for rows, (d,) in _brute_blocks([a], n):
+        rr = rt[rows][:, None]
+        out[rows] = ((d < rr) if strict else (d <= rr)).sum(1).cpu().numpy()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# KD-tree and sorted-array engines
+# ----------------------------------------------------------------------------------------------
+
+
+def _tree_count(a, r, strict, tree=None):
+    """#{j ≠ i : ‖a_j − a_i‖∞ < r_i} (strict) or ≤ r_i with a KD-tree."""
     from scipy.spatial import cKDTree
 
-    n = x.shape[0]
-    z = np.hstack([x, y])
-    dist, idx = cKDTree(z).query(z, k=k + 1, p=np.inf)
-    tree_x, tree_y = cKDTree(x), cKDTree(y)
-    if algorithm == 1:
-        # strict count: ‖·‖ < ε  <=>  ‖·‖ ≤ the largest double below ε; minus the point itself
-        r = np.nextafter(dist[:, k], 0)
-        nx = tree_x.query_ball_point(x, r, p=np.inf, return_length=True) - 1
-        ny = tree_y.query_ball_point(y, r, p=np.inf, return_length=True) - 1
-    else:
-        me = np.arange(n)[:, None]
-        order = np.argsort(idx == me, axis=1, kind="stable")  # the point itself goes last
-        nbr = np.take_along_axis(idx, order, axis=1)[:, :k]
-        eps_x = np.abs(x[nbr] - x[:, None, :]).max(axis=(1, 2))
-        eps_y = np.abs(y[nbr] - y[:, None, :]).max(axis=(1, 2))
-        nx = tree_x.query_ball_point(x, eps_x, p=np.inf, return_length=True) - 1
-        ny = tree_y.query_ball_point(y, eps_y, p=np.inf, return_length=True) - 1
-    return np.asarray(nx, dtype=np.int64), np.asarray(ny, dtype=np.int64)
+    tree = cKDTree(a) if tree is None else tree
+    rr = np.nextafter(r, -np.inf) if strict else r
+    neg = rr < 0  # strict with r = 0: nothing, not even the point itself
+    counts = tree.query_ball_point(a, np.maximum(rr, 0), p=np.inf, return_length=True,
+                                    workers=-1)
+    counts = np.asarray(counts, dtype=np.int64) - 1
+    counts[neg] = 0
+    return counts
 
 
-def ksg_statistics(x, y, k: int, algorithm: int = 1, engine: str = "auto"):
-    """Neighbour counts (n_x, n_y) of KSG algorithm 1 or 2 on already prepared data."""
+def marginal_count(a, r, strict, engine):
+    """Marginal neighbour counts with the engine fitting ``a``'s dimension."""
+    d = a.shape[1]
+    if engine == "brute" or (engine == "auto" and d > KDTREE_MAX_DIM):
+        return _brute_count(a, r, strict)
+    if engine == "auto" and d == 1:
+        return count_1d(a[:, 0], r, strict)
+    return _tree_count(a, r, strict)
+
+
+def _joint_engine(engine, dim):
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if engine == "auto":
-        engine = "kdtree" if x.shape[1] + y.shape[1] <= KDTREE_MAX_DIM else "brute"
-    if engine == "kdtree":
-        return (*_kdtree(x, y, k, algorithm), engine)
-    if engine == "brute":
-        return (*_brute(x, y, k, algorithm), engine)
-    raise ValueError(f"engine must be 'auto', 'kdtree' or 'brute', got {engine!r}")
+        return "kdtree" if dim <= KDTREE_MAX_DIM else "brute"
+    return engine
+
+
+def ksg_statistics(x, y, k, algorithm: int = 1, engine: str = "auto"):
+    """Neighbour counts of KSG algorithm 1 or 2 on prepared data.
+
+    ``k`` may be an int or a list of ints; returns (n_x, n_y, engine) with arrays, or dicts
+    keyed by k when a list was given.
+    """
+    ks = [int(k)] if np.ndim(k) == 0 else sorted(map(int, k))
+    joint = _joint_engine(engine, x.shape[1] + y.shape[1])
+    if joint == "brute":
+        nx, ny = _brute_ksg(x, y, ks, algorithm)
+        used = "brute-torch"
+    else:
+        from scipy.spatial import cKDTree
+
+        z = np.hstack([x, y])
+        dist, idx = cKDTree(z).query(z, k=max(ks) + 1, p=np.inf, workers=-1)
+        nx, ny = {}, {}
+        if algorithm == 2:
+            me = np.arange(x.shape[0])[:, None]
+            order = np.argsort(idx == me, axis=1, kind="stable")  # the point itself goes last
+            nbrs = np.take_along_axis(idx, order, axis=1)
+        for kk in ks:
+            if algorithm == 1:
+                r = dist[:, kk]
+                nx[kk] = marginal_count(x, r, True, engine)
+                ny[kk] = marginal_count(y, r, True, engine)
+            else:
+                nbr = nbrs[:, :kk]
+                ex = np.abs(x[nbr] - x[:, None, :]).max(axis=(1, 2))
+                ey = np.abs(y[nbr] - y[:, None, :]).max(axis=(1, 2))
+                nx[kk] = marginal_count(x, ex, False, engine)
+                ny[kk] = marginal_count(y, ey, False, engine)
+        used = "kdtree" if engine == "kdtree" else "kdtree+sorted"
+    if np.ndim(k) == 0:
+        return nx[ks[0]], ny[ks[0]], used
+    return nx, ny, used
+
+
+def kth_distances(a, ks, engine):
+    """{k: distance from each point to its k-th nearest neighbour (max-norm, self excluded)}."""
+    if _joint_engine(engine, a.shape[1]) == "brute":
+        return _brute_kth(a, ks)
+    from scipy.spatial import cKDTree
+
+    dist = cKDTree(a).query(a, k=max(ks) + 1, p=np.inf, workers=-1)[0]
+    # the point itself is one of the zero distances at the front; column k is the k-th other
+    return {k: dist[:, k] for k in ks}
+
+
+# ----------------------------------------------------------------------------------------------
+# Standard error by disjoint splits
+# ----------------------------------------------------------------------------------------------
+
+
+def split_stderr(fn, x, y, n_splits, seed):
+    """Standard error from ``n_splits`` disjoint random subsamples of size ⌊n/m⌋.
+
+    With Var(Î_n) ≈ c/n (the √n regime of these estimators), the sub-estimates have variance
+    ≈ m·c/n, so stderr(Î_n) ≈ sd(sub-estimates)/√m. Costs about one extra estimate. Returns
+    (stderr, sub-estimates) or (None, []) when the splits would be too small.
+    """
+    if not n_splits:
+        return None, []
+    n = x.shape[0]
+    perm = np.random.default_rng([int(seed), 7]).permutation(n)
+    parts = np.array_split(perm, n_splits)
+    try:
+        subs = [float(fn(x[p], y[p])) for p in parts]
+    except ValueError:
+        return None, []
+    return float(np.std(subs, ddof=1) / np.sqrt(n_splits)), subs
+
+
+def _check_splits(n_splits):
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or \
+            n_splits < 0 or n_splits == 1:
+        raise ValueError(f"stderr_splits must be 0 (off) or an integer >= 2, got {n_splits!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Estimators
+# ----------------------------------------------------------------------------------------------
 
 
 class KSG(BaseEstimator):
     """KSG estimator, algorithm 1 (Kraskov et al. 2004, eq. 8), in nats.
 
     Î = ψ(k) + ψ(N) − ⟨ψ(n_x + 1) + ψ(n_y + 1)⟩ with max-norm k-NN radii and strict marginal
-    counts; see the module docstring for the pre-processing.
+    counts; see the module docstring for the pre-processing, the engines and discrete data.
 
     Parameters
     ----------
-    k: number of neighbours (default 5). Smaller k: less bias, more variance.
-    standardize_jitter: std of the seeded jitter added after standardisation (0 disables it).
-    engine: ``auto`` (KD-tree up to joint dimension 8, chunked brute force above), ``kdtree`` or
-        ``brute``; all engines give the same counts.
-    seed: seed of the jitter.
+    k: number of neighbours of the reported value (default 5). Smaller k: less bias, more
+        variance.
+    extra_k: further k values computed from the same neighbour search; every k's value is in
+        ``diagnostics["per_k"]`` (keys are str(k)), the main value always uses ``k``.
+    jitter: std of the seeded jitter added after standardisation (0 disables it).
+    engine: ``auto``, ``kdtree`` or ``brute`` (see the module docstring); same counts.
+    stderr_splits: 0 (default: stderr None) or m ≥ 2: stderr from m disjoint subsamples
+        (sd/√m, see :func:`split_stderr`); costs about one more estimate.
+    seed: seed of the jitter (and of the splits).
     """
 
     _algorithm = 1
 
-    def __init__(self, k=5, jitter=1e-10, engine="auto", seed=0):
+    def __init__(self, k=5, extra_k=(), jitter=1e-10, engine="auto", stderr_splits=0, seed=0):
         self.k = k
+        self.extra_k = extra_k
         self.jitter = jitter
         self.engine = engine
+        self.stderr_splits = stderr_splits
         self.seed = seed
 
     def _validate_params(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+        _check_k(self.k)
+        _all_k(self.k, self.extra_k)
         if not self.jitter >= 0:
             raise ValueError(f"jitter must be >= 0, got {self.jitter!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        _check_splits(self.stderr_splits)
 
     def min_samples(self) -> int:
-        return int(self.k) + 1
+        return max(_all_k(self.k, self.extra_k)) + 1
 
-    def _estimate(self, x, y):
-        k = int(self.k)
+    def _values(self, x, y, ks):
         n = x.shape[0]
         x, y = _prepare(x, y, self.seed, self.jitter)
-        nx, ny, engine = ksg_statistics(x, y, k, self._algorithm, self.engine)
-        if self._algorithm == 1:
-            terms = digamma(nx + 1) + digamma(ny + 1)
-            value = digamma(k) + digamma(n) - terms.mean()
-        else:
-            terms = digamma(nx) + digamma(ny)
-            value = digamma(k) - 1.0 / k + digamma(n) - terms.mean()
+        nx, ny, engine = ksg_statistics(x, y, ks, self._algorithm, self.engine)
+        values = {}
+        for k in ks:
+            if self._algorithm == 1:
+                terms = digamma(nx[k] + 1) + digamma(ny[k] + 1)
+                values[k] = digamma(k) + digamma(n) - terms.mean()
+            else:
+                terms = digamma(nx[k]) + digamma(ny[k])
+                values[k] = digamma(k) - 1.0 / k + digamma(n) - terms.mean()
+        return values, nx, ny, engine
+
+    def _estimate(self, x, y):
+        check_ties(x, "x", type(self).__name__)
+        check_ties(y, "y", type(self).__name__)
+        k = int(self.k)
+        values, nx, ny, engine = self._values(x, y, _all_k(k, self.extra_k))
+        stderr, subs = split_stderr(
+            lambda a, b: self._values(a, b, [k])[0][k], x, y, self.stderr_splits, self.seed
+        )
         return {
-            "value": value,
+            "value": values[k],
+            "stderr": stderr,
             "diagnostics": {
                 "engine": engine,
                 "k": k,
-                "mean_nx": float(nx.mean()),
-                "mean_ny": float(ny.mean()),
+                "per_k": {str(kk): float(v) for kk, v in values.items()},
+                "mean_nx": float(nx[k].mean()),
+                "mean_ny": float(ny[k].mean()),
+                **({"split_values": subs} if subs else {}),
             },
         }
 
@@ -191,3 +445,97 @@ class KSG2(KSG):
     """
 
     _algorithm = 2
+
+
+class KL(KSG):
+    """Kozachenko–Leonenko entropies combined as Î = Ĥ(X) + Ĥ(Y) − Ĥ(X,Y), in nats.
+
+    Kozachenko & Leonenko (1987); with the max-norm, Ĥ(A) = ψ(N) − ψ(k) + d_A·⟨ln 2ρ_A(i)⟩ where
+    ρ_A(i) is the distance from a_i to its k-th nearest neighbour in A alone (the ball of radius
+    ρ has volume (2ρ)^d). The ln 2 terms cancel, so
+
+        Î = ψ(N) − ψ(k) + ⟨d_x ln ρ_x + d_y ln ρ_y − (d_x + d_y) ln ρ_z⟩.
+
+    Unlike KSG the three k-NN searches use different scales, so the biases do not cancel (KSG
+    was designed to fix exactly that); kept as the classical baseline. Same pre-processing,
+    parameters and refusal of discrete data as :class:`KSG`.
+    """
+
+    def _values(self, x, y, ks):
+        n = x.shape[0]
+        x, y = _prepare(x, y, self.seed, self.jitter)
+        z = np.hstack([x, y])
+        rx = kth_distances(x, ks, self.engine)
+        ry = kth_distances(y, ks, self.engine)
+        rz = kth_distances(z, ks, self.engine)
+        dx, dy = x.shape[1], y.shape[1]
+        values = {}
+        for k in ks:
+            if min(rx[k].min(), ry[k].min(), rz[k].min()) <= 0:
+                raise ValueError("duplicate points (zero k-NN distance); use 'mixed-ksg'")
+            logs = dx * np.log(rx[k]) + dy * np.log(ry[k]) - (dx + dy) * np.log(rz[k])
+            values[k] = digamma(n) - digamma(k) + logs.mean()
+        nx = {k: np.zeros(1) for k in ks}
+        engine = _joint_engine(self.engine, x.shape[1] + y.shape[1])
+        return values, nx, nx, engine
+
+
+class MixedKSG(BaseEstimator):
+    """Mixed KSG of Gao, Kannan, Oh & Viswanath (NeurIPS 2017), in nats: valid for discrete,
+    continuous and mixed (X, Y).
+
+    For each i: ρ_i = max-norm distance to the k-th nearest neighbour of z_i in Z (self
+    excluded); k̃_i = #{j ≠ i : ‖z_j − z_i‖ = 0} if ρ_i = 0 (exact duplicates), else k̃_i = k;
+    n_x(i) = #{j ≠ i : ‖x_j − x_i‖ ≤ ρ_i} (non-strict), n_y likewise;
+
+        Î = ⟨ψ(k̃_i) + ln N − ln(n_x(i) + 1) − ln(n_y(i) + 1)⟩.
+
+    No jitter (ties are the point). Columns are scaled by a power of two close to their standard
+    deviation: exact in floating point, so equal distances stay exactly equal, and translation is
+    left alone (the max-norm ignores it). A constant column is allowed (it carries no
+    information). ``stderr_splits`` as in :class:`KSG`.
+    """
+
+    def __init__(self, k=5, engine="auto", stderr_splits=0, seed=0):
+        self.k = k
+        self.engine = engine
+        self.stderr_splits = stderr_splits
+        self.seed = seed
+
+    def _validate_params(self) -> None:
+        _check_k(self.k)
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        _check_splits(self.stderr_splits)
+
+    def min_samples(self) -> int:
+        return int(self.k) + 1
+
+    @staticmethod
+    def _scale(a):
+        std = a.std(axis=0)
+        std[std == 0] = 1.0
+        return a * np.exp2(-np.round(np.log2(std)))
+
+    def _value(self, x, y):
+        k = int(self.k)
+        n = x.shape[0]
+        x, y = self._scale(x), self._scale(y)
+        z = np.hstack([x, y])
+        rho = kth_distances(z, [k], self.engine)[k]
+        zero = rho == 0
+        ktil = np.full(n, float(k))
+        if zero.any():
+            ktil[zero] = marginal_count(z, rho, False, self.engine)[zero]
+        nx = marginal_count(x, rho, False, self.engine)
+        ny = marginal_count(y, rho, False, self.engine)
+        xi = digamma(ktil) + np.log(n) - np.log(nx + 1) - np.log(ny + 1)
+        return xi.mean(), float(zero.mean())
+
+    def _estimate(self, x, y):
+        value, frac_zero = self._value(x, y)
+        stderr, subs = split_stderr(lambda a, b: self._value(a, b)[0], x, y,
+                                    self.stderr_splits, self.seed)
+        return {"value": value, "stderr": stderr,
+                "diagnostics": {"k": int(self.k), "fraction_zero_radius": frac_zero,
+                                **({"split_values": subs} if subs else {})}}

@@ -1,0 +1,144 @@
+"""Gaussian log-variance surrogate of Kirsch, Lyle & Gal, "Unpacking information bottlenecks:
+surrogate objectives for deep learning" (2020).
+
+Entropy surrogate (X continuous, the representation Z, d columns):
+
+    H_logvar(X) = Σᵢ ½ ln(2πe · Var Xᵢ)  ≥  H(X)
+
+(an upper bound: H(X) ≤ Σᵢ H(Xᵢ) and a Gaussian maximises entropy for a given variance).
+Mutual information surrogate, with the 2πe terms cancelled:
+
+    Î(X;Y) = H_logvar(X) − H_logvar(X|Y)
+           = Σᵢ ½ [ln Var Xᵢ − Σ_c p_c ln Var(Xᵢ | Y=c)]           (Y discrete: classes c)
+           = Σᵢ −½ ln(1 − R²ᵢ)                                    (Y continuous)
+
+where R²ᵢ is the coefficient of determination of the least-squares regression of Xᵢ on Y (with
+intercept), i.e. the residual variance replaces the conditional variance.
+
+When is it a bound? Î ≥ I(X;Y) whenever H_logvar(X|Y) = H(X|Y), i.e. given Y the coordinates of
+X are independent Gaussians (for continuous Y: X = A·Y + b + independent Gaussian noise); in
+general neither side is controlled (both entropies are over-estimated), so the value is only a
+**surrogate** and its kind is "estimate". It is not symmetric in X and Y: X is the continuous
+representation, Y the target.
+
+Discreteness of Y (``y_discrete="auto"``): Y is discrete when it is a single column of
+integer values with at most ``max_classes`` distinct values (default 50) and at most n/2 of them.
+Every class needs at least two samples and non-zero variance in every column of X.
+
+``stderr`` (Y discrete or continuous): nonparametric bootstrap over ``n_bootstrap`` resamples
+(default 100; the estimator is a smooth function of sample moments, where the bootstrap is
+consistent); 0 disables it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mibench.api import BaseEstimator
+
+__all__ = ["LogVar", "is_discrete"]
+
+
+def is_discrete(y: np.ndarray, max_classes: int = 50) -> bool:
+    """Single integer-valued column with few distinct values (see the module docstring)."""
+    if y.shape[1] != 1 or not np.all(y == np.round(y)):
+        return False
+    u = np.unique(y).size
+    return u <= max_classes and u <= y.shape[0] / 2
+
+
+class LogVar(BaseEstimator):
+    """Log-variance surrogate of I(X;Y) (Kirsch et al. 2020), in nats; see the module docstring.
+
+    Parameters
+    ----------
+    y_discrete: "auto", True (class-conditional variances) or False (regression residuals).
+    max_classes: most distinct values of a discrete Y under "auto".
+    n_bootstrap: bootstrap resamples for stderr (0: stderr None).
+    seed: seed of the bootstrap.
+    """
+
+    symmetric = False
+
+    def __init__(self, y_discrete="auto", max_classes=50, n_bootstrap=100, seed=0):
+        self.y_discrete = y_discrete
+        self.max_classes = max_classes
+        self.n_bootstrap = n_bootstrap
+        self.seed = seed
+
+    def _validate_params(self) -> None:
+        if self.y_discrete not in ("auto", True, False):
+            raise ValueError(f"y_discrete must be 'auto', True or False, got {self.y_discrete!r}")
+        for name in ("max_classes", "n_bootstrap"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+
+    def min_samples(self) -> int:
+        return 4
+
+    @staticmethod
+    def _discrete_value(x, labels, n_classes):
+        n = x.shape[0]
+        counts = np.bincount(labels, minlength=n_classes).astype(float)
+        sums = np.zeros((n_classes, x.shape[1]))
+        np.add.at(sums, labels, x)
+        means = sums / counts[:, None]
+        sq = np.zeros_like(sums)
+        np.add.at(sq, labels, (x - means[labels]) ** 2)
+        var_c = sq / counts[:, None]
+        var = x.var(axis=0)
+        if np.any(var_c <= 0) or np.any(var <= 0):
+            return None
+        return 0.5 * float(np.sum(np.log(var) - (counts / n) @ np.log(var_c)))
+
+    @staticmethod
+    def _continuous_value(x, y):
+        yc = np.hstack([np.ones((y.shape[0], 1)), y - y.mean(axis=0)])
+        coef, *_ = np.linalg.lstsq(yc, x, rcond=None)
+        res = x - yc @ coef
+        var = x.var(axis=0)
+        var_r = res.var(axis=0)
+        if np.any(var <= 0) or np.any(var_r <= 0):
+            return None
+        return 0.5 * float(np.sum(np.log(var) - np.log(var_r)))
+
+    def _estimate(self, x, y):
+        n = x.shape[0]
+        std = x.std(axis=0)
+        if np.any(std <= 1e-12 * np.maximum(1.0, np.abs(x.mean(axis=0)))):
+            raise ValueError(f"column {int(np.argmin(std))} of x is constant: log Var = -inf")
+        x = (x - x.mean(axis=0)) / std  # the value is scale-invariant; this conditions it
+        discrete = is_discrete(y, self.max_classes) if self.y_discrete == "auto" \
+            else bool(self.y_discrete)
+        if discrete:
+            if y.shape[1] != 1:
+                raise ValueError("y_discrete=True needs a single column of labels")
+            classes, labels = np.unique(y[:, 0], return_inverse=True)
+            counts = np.bincount(labels)
+            if counts.min() < 2:
+                raise ValueError(
+                    f"class {classes[np.argmin(counts)]!r} of y has a single sample: its "
+                    "variance is undefined (use y_discrete=False or merge rare classes)"
+                )
+            value = self._discrete_value(x, labels, classes.size)
+            fn = lambda idx: self._discrete_value(x[idx], labels[idx], classes.size)  # noqa
+        else:
+            if n <= y.shape[1] + 1:
+                raise ValueError(f"too few samples for the regression on y: n={n}")
+            value = self._continuous_value(x, y)
+            fn = lambda idx: self._continuous_value(x[idx], y[idx])  # noqa
+        if value is None:
+            raise ValueError("a (class-conditional or residual) variance of x is zero: "
+                             "log Var = -inf (x is a deterministic function of y?)")
+        stderr = None
+        if self.n_bootstrap:
+            rng = np.random.default_rng(self.seed)
+            boots = [fn(rng.integers(0, n, n)) for _ in range(int(self.n_bootstrap))]
+            boots = [b for b in boots if b is not None]
+            if len(boots) >= 2:
+                stderr = float(np.std(boots, ddof=1))
+        return {"value": value, "stderr": stderr,
+                "diagnostics": {"y_discrete": discrete,
+                                "n_classes": int(classes.size) if discrete else None,
+                                "is_bound": False}}
