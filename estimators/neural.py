@@ -175,7 +175,7 @@ def fit_bound(module: B.MIBound, x_train, y_train, x_val, y_val, *, batch_size=2
         loss = module.training_loss(x_train[idx], y_train[idx])
         if not torch.isfinite(loss):
             raise EstimationError(
-                f"{name}: training loss became {float(loss)} at step {step} (divergence); "
+                f"{name}: training loss became {float(loss.detach())} at step {step} (divergence); "
                 "try a smaller lr or a smaller critic"
             )
         opt.zero_grad(set_to_none=True)

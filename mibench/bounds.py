@@ -66,6 +66,7 @@ __all__ = [
     "CriticBound",
     "MINEBound",
     "JSBound",
+    "SMILEBound",
     "BaselineBound",
     "ConditionalGaussian",
     "VariationalUpperBound",
@@ -107,7 +108,7 @@ def logmeanexp_offdiag(scores: torch.Tensor) -> torch.Tensor:
 def mean_offdiag(values: torch.Tensor) -> torch.Tensor:
     """Mean of a (B, B) matrix over its off-diagonal entries."""
     b = _check_scores(values)
-    return (values.sum() - torch.diagonal(values).sum()) / (b * (b - 1))
+    return values.masked_fill(~_offdiag_mask(b, values.device), 0.0).sum() / (b * (b - 1))
 
 
 def _baseline_columns(log_baseline, b: int, like: torch.Tensor) -> torch.Tensor:
@@ -347,6 +348,17 @@ class MINEBound(CriticBound):
         return -surrogate
 
 
+class SMILEBound(CriticBound):
+    """SMILE as Song & Ermon 2020 train it: the critic maximises the JS objective (:func:`js`,
+    stable) and ``forward`` reads the MI out with the clipped DV value :func:`smile` (τ)."""
+
+    def __init__(self, critic: nn.Module, tau: float = 5.0):
+        super().__init__(critic, "smile", tau=tau)
+
+    def training_loss(self, x, y):
+        return -js(self.critic(x, y))
+
+
 class JSBound(CriticBound):
     """Critic trained with the f-GAN JS objective (:func:`js`); ``forward`` returns the NWJ bound
     of the shifted critic, ``nwj(f + 1)``, a valid lower bound for any f and tight at the JS
@@ -462,6 +474,8 @@ def make_bound(name: str, dim_x: int, dim_y: int, critic: str = "separable",
     if name in ("tuba", "alpha"):
         baseline = mlp(dim_y, 1, hidden_dim, n_layers)
         return BaselineBound(f, baseline, None if name == "tuba" else options.get("alpha", 0.01))
+    if name == "smile":
+        return SMILEBound(f, tau=options.get("tau", 5.0))
     if name in _SCORE_FUNCS:
         return CriticBound(f, name, tau=options.get("tau", 5.0))
     raise ValueError(

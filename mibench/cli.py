@@ -215,6 +215,7 @@ def _list(args: argparse.Namespace) -> int:
 COMMANDS: list[tuple[str, str, Callable, Callable]] = [
     ("run", "run estimators on tasks and store every run", _configure_run, _run),
     ("list", "list estimators, tasks or suites", _configure_list, _list),
+    ("staircase", "Poole et al. 2019 staircase figure of the neural bounds", lambda p: __import__("mibench.staircase").staircase.configure(p), lambda a: __import__("mibench.staircase").staircase.handler(a)),  # noqa: E501
 ]
 
 
