@@ -5,7 +5,7 @@ Trainer policy (the same for every estimator)
 ---------------------------------------------
 1. The n pairs are shuffled with ``seed`` and split into train / validation / test parts
    (fractions ``1 − val_fraction − test_fraction`` / ``val_fraction`` / ``test_fraction``,
-   default 60 / 20 / 20 %). Each column is standardised with the *training* mean and std.
+   default 60 / 10 / 30 %). Each column is standardised with the *training* mean and std.
 2. The bound's parameters are fitted with Adam (``lr``) on mini-batches of ``batch_size`` pairs of
    the training part (reshuffled every epoch), for at most ``max_steps`` steps. The other pairs of
    a batch serve as its product-of-marginals samples (off-diagonal scores).
@@ -247,7 +247,7 @@ class NeuralEstimator(BaseEstimator):
 
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
-                 val_fraction=0.2, test_fraction=0.2, eval_batch_size=1000, device="auto",
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
                  threads="auto", seed=0):
         self.critic = critic
         self.hidden_dim = hidden_dim
@@ -370,7 +370,7 @@ class MINE(NeuralEstimator):
 
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
-                 val_fraction=0.2, test_fraction=0.2, eval_batch_size=1000, device="auto",
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
                  threads="auto", seed=0, ema_rate=0.01):
         super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
                          eval_every, patience, val_fraction, test_fraction, eval_batch_size,
@@ -412,7 +412,7 @@ class Alpha(NeuralEstimator):
 
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
-                 val_fraction=0.2, test_fraction=0.2, eval_batch_size=1000, device="auto",
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
                  threads="auto", seed=0, alpha=0.01):
         super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
                          eval_every, patience, val_fraction, test_fraction, eval_batch_size,
@@ -445,7 +445,7 @@ class SMILE(NeuralEstimator):
 
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
-                 val_fraction=0.2, test_fraction=0.2, eval_batch_size=1000, device="auto",
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
                  threads="auto", seed=0, tau=5.0):
         super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
                          eval_every, patience, val_fraction, test_fraction, eval_batch_size,
@@ -474,7 +474,7 @@ class BA(NeuralEstimator):
 
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
-                 val_fraction=0.2, test_fraction=0.2, eval_batch_size=1000, device="auto",
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
                  threads="auto", seed=0, entropy_x=None):
         super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
                          eval_every, patience, val_fraction, test_fraction, eval_batch_size,

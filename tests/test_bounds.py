@@ -135,7 +135,7 @@ def test_trainer_reports_on_held_out_data_with_a_curve():
     x, y = mibench.make_task("multinormal-dense-2-2-0.5").sample(1000, seed=0)
     e = mibench.make_estimator("infonce", **FAST).estimate(x, y)
     d = e.diagnostics
-    assert (d["n_train"], d["n_val"], d["n_test"]) == (600, 200, 200)
+    assert (d["n_train"], d["n_val"], d["n_test"]) == (600, 100, 300)
     assert len(d["curve"]) == d["steps"] // 20 and d["device"] == "cpu" and d["threads"] == 1
     assert e.kind == "lower_bound"
     assert torch.get_num_threads() >= 1  # restored (value checked below)
