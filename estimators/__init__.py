@@ -27,4 +27,16 @@ BUILTIN = {
     "hsic": "mibench.estimators.kernel:HSIC",
     # closed form
     "gaussian": "mibench.estimators.gaussian:GaussianMI",
+    # neural variational bounds (PyTorch; formulas in mibench.bounds)
+    "mine": "mibench.estimators.neural:MINE",
+    "dv": "mibench.estimators.neural:DV",
+    "nwj": "mibench.estimators.neural:NWJ",
+    "infonce": "mibench.estimators.neural:InfoNCE",
+    "tuba": "mibench.estimators.neural:TUBA",
+    "alpha": "mibench.estimators.neural:Alpha",
+    "js": "mibench.estimators.neural:JS",
+    "smile": "mibench.estimators.neural:SMILE",
+    "ba": "mibench.estimators.neural:BA",
+    "club": "mibench.estimators.neural:CLUB",
+    "l1out": "mibench.estimators.neural:L1Out",
 }

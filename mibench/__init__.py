@@ -67,3 +67,11 @@ def estimate(x, y, estimator: str = "ksg", **params) -> Estimate:
     0.3
     """
     return make_estimator(estimator, **params).estimate(x, y)
+
+
+def __getattr__(name):  # lazy submodules: `mibench.bounds` imports torch only when first used
+    if name == "bounds":
+        import importlib
+
+        return importlib.import_module("mibench.bounds")
+    raise AttributeError(f"module 'mibench' has no attribute {name!r}")

@@ -211,17 +211,23 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-#: (name, help, configure, handler). Later commands append here.
-COMMANDS: list[tuple[str, str, Callable, Callable]] = [
+#: (name, help, configure, handler): the functions, or "module:function" strings imported only
+#: when the parser is built (keep heavy imports inside the handlers). Add a command with one line.
+COMMANDS: list[tuple[str, str, Callable | str, Callable | str]] = [
     ("run", "run estimators on tasks and store every run", _configure_run, _run),
     ("list", "list estimators, tasks or suites", _configure_list, _list),
-    ("leaderboard", "regenerate results/ (tables, figures) from the store", *__import__("mibench.leaderboard", fromlist=["_"]).LEADERBOARD),  # noqa: E501
-    ("bench", "run the whole matrix (and consistency checks), then the leaderboard", *__import__("mibench.leaderboard", fromlist=["_"]).BENCH),  # noqa: E501
+    ("leaderboard", "regenerate results/ (tables, figures) from the store",
+     "mibench.leaderboard:configure_leaderboard", "mibench.leaderboard:run_leaderboard"),
+    ("bench", "run the whole matrix (and consistency checks), then the leaderboard",
+     "mibench.leaderboard:configure_bench", "mibench.leaderboard:run_bench"),
+    ("staircase", "Poole et al. 2019 staircase figure of the neural bounds",
+     "mibench.staircase:configure", "mibench.staircase:handler"),
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     from mibench import __version__
+    from mibench.registry import load_entry_point
 
     parser = _Parser(prog="mibench", description="mibench: a benchmark of mutual-information "
                      "estimators (all values in nats).")
@@ -230,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 parser_class=_Parser)
     for name, help_text, configure, handler in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        configure(p)
-        p.set_defaults(handler=handler)
+        load_entry_point(configure)(p)
+        p.set_defaults(handler=load_entry_point(handler))
     return parser
 
 

@@ -54,7 +54,7 @@ from pathlib import Path
 from mibench.consistency import TESTS, is_consistency_task, judge
 
 __all__ = ["Leaderboard", "build", "render_markdown", "render_csv", "render_html", "write",
-           "check", "BAND_REL", "BAND_ABS", "LEADERBOARD", "BENCH"]
+           "check", "BAND_REL", "BAND_ABS"]
 
 BAND_REL = 0.10
 BAND_ABS = 0.05  # nats, for tasks with true MI 0
@@ -795,5 +795,3 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 #: (configure, handler) pairs for mibench.cli.COMMANDS.
-LEADERBOARD = (configure_leaderboard, run_leaderboard)
-BENCH = (configure_bench, run_bench)

@@ -25,7 +25,7 @@ def _rows(db):
 
 def test_help_on_every_command():
     out = run_cli("--help", check=True).stdout
-    for cmd in ("run", "list"):
+    for cmd in ("run", "list", "leaderboard", "bench", "staircase"):
         assert cmd in out
         assert "usage" in run_cli(cmd, "--help", check=True).stdout
 

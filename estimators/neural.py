@@ -1,0 +1,521 @@
+"""Neural variational MI estimators (PyTorch): critic-based lower bounds and variational upper
+bounds, all fitted by one trainer (:func:`fit_bound`). Formulas: :mod:`mibench.bounds`.
+
+Trainer policy (the same for every estimator)
+---------------------------------------------
+1. The n pairs are shuffled with ``seed`` and split into train / validation / test parts
+   (fractions ``1 − val_fraction − test_fraction`` / ``val_fraction`` / ``test_fraction``,
+   default 60 / 10 / 30 %). Each column is standardised with the *training* mean and std.
+2. The bound's parameters are fitted with Adam (``lr``) on mini-batches of ``batch_size`` pairs of
+   the training part (reshuffled every epoch), for at most ``max_steps`` steps. The other pairs of
+   a batch serve as its product-of-marginals samples (off-diagonal scores).
+3. Every ``eval_every`` steps the bound is evaluated on the validation part (lower bounds: the
+   bound value, higher is better; upper bounds: the log-likelihood of q, higher is better). The
+   best checkpoint is kept; training stops after ``patience`` evaluations without improvement.
+4. The reported value is the bound of the best checkpoint **on the test part**, which took no
+   part in training or in model selection, so the value is not optimistically biased by the
+   selection (no "max over checkpoints" on the data it reports). It is computed on blocks of
+   ``eval_batch_size`` test pairs and averaged over blocks (InfoNCE is thus capped at
+   log(block size)); ``stderr`` is the standard error over blocks when there are 2 or more.
+5. ``diagnostics["curve"]`` is the training curve: rows ``[step, mean training loss since the last
+   evaluation, validation metric]``.
+
+A non-finite training loss, a non-finite validation value, or a validation value beyond
+``1e6`` in absolute value (divergence) raises :class:`mibench.api.EstimationError` naming the step
+and the reason; the runner stores that as a failed run.
+
+Device: ``device="auto"`` uses CUDA when available, else the CPU. Threads: ``threads="auto"``
+uses 1 thread on the CPU for networks under a million parameters (small models gain nothing from
+more and parallel sweeps oversubscribe the cores), else up to 4; the previous torch setting is
+restored afterwards. On the CPU, two runs with the same ``seed`` give bitwise-equal values (the
+initialisation uses a forked torch generator, the batches a numpy generator; torch's global RNG
+state is left untouched).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from mibench import bounds as B
+from mibench.api import BaseEstimator, EstimationError
+from mibench.estimators.critics import CRITICS, make_critic, mlp
+
+__all__ = [
+    "fit_bound",
+    "NeuralEstimator",
+    "MINE",
+    "DV",
+    "NWJ",
+    "InfoNCE",
+    "TUBA",
+    "Alpha",
+    "JS",
+    "SMILE",
+    "BA",
+    "CLUB",
+    "L1Out",
+    "BABound",
+]
+
+#: |validation value| beyond this is treated as divergence.
+DIVERGENCE_LIMIT = 1e6
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Temporarily set torch's intra-op thread count, restoring it afterwards."""
+    old = torch.get_num_threads()
+    if n != old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != old:
+            torch.set_num_threads(old)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _n_threads(threads, device: torch.device, n_params: int) -> int:
+    if threads != "auto":
+        return int(threads)
+    if device.type != "cpu" or n_params < 1_000_000:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
+    n_val = max(2, int(round(n * val_fraction)))
+    n_test = max(2, int(round(n * test_fraction)))
+    n_train = n - n_val - n_test
+    if n_train < 2:
+        raise ValueError(f"too few samples: {n} pairs leave {n_train} for training after the "
+                         f"validation ({n_val}) and test ({n_test}) splits")
+    return n_train, n_val, n_test
+
+
+# ----------------------------------------------------------------------------------------------
+# BA (needs a marginal entropy)
+# ----------------------------------------------------------------------------------------------
+
+
+class BABound(B.MIBound):
+    """Barber–Agakov (2003): I(X;Y) ≥ h(X) + E_p[log q(x|y)] for any decoder q(x|y), here a
+    diagonal Gaussian. A lower bound only with the true h(X) (``entropy_x``); with an estimated
+    h(X) it is an estimate."""
+
+    def __init__(self, decoder: B.ConditionalGaussian, entropy_x: float):
+        super().__init__()
+        self.decoder = decoder
+        self.entropy_x = float(entropy_x)
+        self.name = "ba"
+
+    def forward(self, x, y):
+        return self.entropy_x + self.decoder.log_prob(y, x).mean()
+
+    def training_loss(self, x, y):
+        return -self.decoder.log_prob(y, x).mean()
+
+
+# ----------------------------------------------------------------------------------------------
+# the trainer
+# ----------------------------------------------------------------------------------------------
+
+
+def _blocks(n: int, size: int) -> list[np.ndarray]:
+    return np.array_split(np.arange(n), max(1, math.ceil(n / size)))
+
+
+def _evaluate(module, x, y, block_size: int, metric: str) -> tuple[float, list[float]]:
+    """Mean over blocks (weighted by size) of the bound value (``metric="bound"``) or of the
+    log-likelihood (``metric="loglik"`` = −training_loss) on (x, y)."""
+    values, weights = [], []
+    with torch.no_grad():
+        for idx in _blocks(x.shape[0], block_size):
+            if idx.size < 2:
+                continue
+            xb, yb = x[idx], y[idx]
+            v = module(xb, yb) if metric == "bound" else -module.training_loss(xb, yb)
+            values.append(float(v))
+            weights.append(idx.size)
+    return float(np.average(values, weights=weights)), values
+
+
+def fit_bound(module: B.MIBound, x_train, y_train, x_val, y_val, *, batch_size=256, lr=1e-3,
+              max_steps=2000, eval_every=100, patience=5, eval_batch_size=1000, seed=0,
+              name="bound") -> dict:
+    """Fit ``module`` (in place) by the trainer policy of this module and return
+    ``{"best_step", "steps", "stopped_early", "val_best", "curve"}``; the module is left at its
+    best validation checkpoint. Tensors must already be on the module's device."""
+    rng = np.random.default_rng(seed)
+    n = x_train.shape[0]
+    bs = min(int(batch_size), n)
+    metric = "loglik" if module.direction == "upper" or isinstance(module, BABound) else "bound"
+    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    best_val, best_state, best_step = -math.inf, copy.deepcopy(module.state_dict()), 0
+    curve, since, losses, order, pos = [], 0, [], rng.permutation(n), 0
+    step = 0
+    stopped_early = False
+    for step in range(1, int(max_steps) + 1):
+        if pos + bs > n:
+            order, pos = rng.permutation(n), 0
+        idx = torch.as_tensor(order[pos:pos + bs], device=x_train.device)
+        pos += bs
+        module.train()
+        loss = module.training_loss(x_train[idx], y_train[idx])
+        if not torch.isfinite(loss):
+            raise EstimationError(
+                f"{name}: training loss became {float(loss.detach())} at step {step} (divergence); "
+                "try a smaller lr or a smaller critic"
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        if step % int(eval_every) == 0 or step == int(max_steps):
+            module.eval()
+            val, _ = _evaluate(module, x_val, y_val, eval_batch_size, metric)
+            if not math.isfinite(val) or abs(val) > DIVERGENCE_LIMIT:
+                raise EstimationError(
+                    f"{name}: validation value {val} at step {step} (divergence); "
+                    "try a smaller lr or a smaller critic"
+                )
+            curve.append([step, round(float(np.mean(losses)), 6), round(float(val), 6)])
+            losses = []
+            if val > best_val:
+                best_val, best_step, since = val, step, 0
+                best_state = copy.deepcopy(module.state_dict())
+            else:
+                since += 1
+                if since >= int(patience):
+                    stopped_early = True
+                    break
+    module.load_state_dict(best_state)
+    module.eval()
+    return {"best_step": best_step, "steps": step, "stopped_early": stopped_early,
+            "val_best": best_val, "curve": curve}
+
+
+# ----------------------------------------------------------------------------------------------
+# estimators
+# ----------------------------------------------------------------------------------------------
+
+_COMMON = ("critic", "hidden_dim", "n_layers", "embed_dim", "batch_size", "lr", "max_steps",
+           "eval_every", "patience", "val_fraction", "test_fraction", "eval_batch_size", "device",
+           "threads", "seed")
+
+
+def _int_param(obj, name, low=1):
+    v = getattr(obj, name)
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+
+
+class NeuralEstimator(BaseEstimator):
+    """Base class of the neural estimators: common hyperparameters and the trainer.
+
+    Parameters (shared by every neural estimator)
+    ---------------------------------------------
+    critic: ``separable`` (default; f = g(x)ᵀh(y), one matrix product), ``concat`` / ``joint``
+        (MLP on [x, y], B² evaluations per batch) or ``bilinear``.
+    hidden_dim, n_layers, embed_dim: MLP width, number of hidden layers, embedding size.
+    batch_size, lr, max_steps: Adam mini-batch size, learning rate, step budget.
+    eval_every, patience: validation period (steps) and early-stopping patience (evaluations).
+    val_fraction, test_fraction: sizes of the validation and test splits.
+    eval_batch_size: block size of the validation / test evaluation.
+    device: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ...
+    threads: torch CPU threads (``auto``: 1 for small networks).
+    seed: seed of the split, the initialisation and the batches.
+    """
+
+    symmetric = False
+    kind = "lower_bound"
+    #: the bound name given to :func:`mibench.bounds.make_bound`.
+    bound = ""
+    test_params = {"max_steps": 30, "eval_every": 10, "hidden_dim": 32, "embed_dim": 16,
+                   "batch_size": 64}
+
+    def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
+                 batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
+                 threads="auto", seed=0):
+        self.critic = critic
+        self.hidden_dim = hidden_dim
+        self.n_layers = n_layers
+        self.embed_dim = embed_dim
+        self.batch_size = batch_size
+        self.lr = lr
+        self.max_steps = max_steps
+        self.eval_every = eval_every
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.eval_batch_size = eval_batch_size
+        self.device = device
+        self.threads = threads
+        self.seed = seed
+
+    # -- parameters ------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        if self.critic not in (*CRITICS, "joint"):
+            raise ValueError(f"critic must be one of {sorted(CRITICS)} or 'joint', "
+                             f"got {self.critic!r}")
+        for name in ("hidden_dim", "embed_dim", "batch_size", "max_steps", "eval_every",
+                     "patience"):
+            _int_param(self, name)
+        _int_param(self, "n_layers", 0)
+        _int_param(self, "eval_batch_size", 2)
+        if isinstance(self.batch_size, (int, np.integer)) and self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2, got {self.batch_size!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        for name in ("val_fraction", "test_fraction"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 < v < 1):
+                raise ValueError(f"{name} must be in (0, 1), got {v!r}")
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ValueError("val_fraction + test_fraction must be < 0.9 (leave data to train on)")
+        if self.threads != "auto":
+            _int_param(self, "threads")
+        if not isinstance(self.device, str):
+            raise ValueError(f"device must be a string ('auto', 'cpu', 'cuda'), "
+                             f"got {self.device!r}")
+
+    def min_samples(self) -> int:
+        return 10
+
+    # -- hooks -----------------------------------------------------------------------------
+    def _build(self, dim_x: int, dim_y: int, ctx: dict) -> B.MIBound:
+        return B.make_bound(self.bound, dim_x, dim_y, critic=self.critic,
+                            hidden_dim=int(self.hidden_dim), n_layers=int(self.n_layers),
+                            embed_dim=int(self.embed_dim), **self._bound_options())
+
+    def _bound_options(self) -> dict:
+        return {}
+
+    def _kind(self, ctx: dict) -> str:
+        return self.kind
+
+    # -- estimation ------------------------------------------------------------------------
+    def _estimate(self, x, y):
+        n = x.shape[0]
+        n_train, n_val, n_test = split_sizes(n, self.val_fraction, self.test_fraction)
+        perm = np.random.default_rng(self.seed).permutation(n)
+        tr, va, te = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+        mx, sx = x[tr].mean(0), x[tr].std(0)
+        my, sy = y[tr].mean(0), y[tr].std(0)
+        sx = np.where(sx > 0, sx, 1.0)
+        sy = np.where(sy > 0, sy, 1.0)
+        xs, ys = (x - mx) / sx, (y - my) / sy
+        ctx = {"x_train": xs[tr], "log_scale_x": float(np.log(sx).sum())}
+        device = resolve_device(self.device)
+
+        def t(a):
+            return torch.as_tensor(a, dtype=torch.float32, device=device)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.seed))
+            module = self._build(x.shape[1], y.shape[1], ctx).to(device)
+        n_params = sum(p.numel() for p in module.parameters())
+        threads = _n_threads(self.threads, device, n_params)
+        name = type(self).__name__
+        with torch_threads(threads):
+            fit = fit_bound(module, t(xs[tr]), t(ys[tr]), t(xs[va]), t(ys[va]),
+                            batch_size=self.batch_size, lr=self.lr, max_steps=self.max_steps,
+                            eval_every=self.eval_every, patience=self.patience,
+                            eval_batch_size=self.eval_batch_size, seed=self.seed, name=name)
+            value, blocks = _evaluate(module, t(xs[te]), t(ys[te]), self.eval_batch_size,
+                                      "bound")
+        if not math.isfinite(value) or abs(value) > DIVERGENCE_LIMIT:
+            raise EstimationError(f"{name}: test value {value} is not usable (divergence)")
+        stderr = float(np.std(blocks, ddof=1) / math.sqrt(len(blocks))) if len(blocks) > 1 \
+            else None
+        diagnostics = {
+            "bound": self.bound,
+            "n_train": n_train,
+            "n_val": n_val,
+            "n_test": n_test,
+            "device": device.type,
+            "threads": threads,
+            "n_params": n_params,
+            "value_blocks": blocks,
+            **fit,
+        }
+        return {"value": value, "stderr": stderr, "diagnostics": diagnostics,
+                "kind": self._kind(ctx)}
+
+
+class DV(NeuralEstimator):
+    """Donsker–Varadhan lower bound E_p[f] − log E_q[e^f], trained by plain gradient ascent
+    (Belghazi et al. 2018 without the bias correction)."""
+
+    bound = "dv"
+
+
+class MINE(NeuralEstimator):
+    """MINE (Belghazi et al. 2018): the DV bound trained with the moving-average bias-corrected
+    gradient (EMA rate ``ema_rate``); reported as the DV value on the test split."""
+
+    bound = "mine"
+
+    def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
+                 batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
+                 threads="auto", seed=0, ema_rate=0.01):
+        super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
+                         eval_every, patience, val_fraction, test_fraction, eval_batch_size,
+                         device, threads, seed)
+        self.ema_rate = ema_rate
+
+    def _validate_params(self):
+        super()._validate_params()
+        if not (isinstance(self.ema_rate, (int, float)) and 0 < self.ema_rate <= 1):
+            raise ValueError(f"ema_rate must be in (0, 1], got {self.ema_rate!r}")
+
+    def _bound_options(self):
+        return {"ema_rate": float(self.ema_rate)}
+
+
+class NWJ(NeuralEstimator):
+    """NWJ lower bound E_p[f] − e^{−1} E_q[e^f] (Nguyen, Wainwright & Jordan 2010)."""
+
+    bound = "nwj"
+
+
+class InfoNCE(NeuralEstimator):
+    """InfoNCE lower bound (van den Oord et al. 2018), ≤ log(eval block size)."""
+
+    bound = "infonce"
+
+
+class TUBA(NeuralEstimator):
+    """TUBA lower bound with a learned log-baseline a(y) (an MLP of y; Poole et al. 2019)."""
+
+    bound = "tuba"
+
+
+class Alpha(NeuralEstimator):
+    """Interpolated bound I_α of Poole et al. 2019 (``alpha`` = 1: InfoNCE; → 0: TUBA), with a
+    learned log-baseline a(y). Default α = 0.01 as in Poole et al.'s Fig. 2."""
+
+    bound = "alpha"
+
+    def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
+                 batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
+                 threads="auto", seed=0, alpha=0.01):
+        super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
+                         eval_every, patience, val_fraction, test_fraction, eval_batch_size,
+                         device, threads, seed)
+        self.alpha = alpha
+
+    def _validate_params(self):
+        super()._validate_params()
+        if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha <= 1):
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha!r}")
+
+    def _bound_options(self):
+        return {"alpha": float(self.alpha)}
+
+
+class JS(NeuralEstimator):
+    """Critic trained with the f-GAN Jensen–Shannon objective; reported as the NWJ lower bound of
+    the shifted critic, nwj(f + 1) (a valid lower bound for any f, tight at the JS optimum
+    f = log r)."""
+
+    bound = "js"
+
+
+class SMILE(NeuralEstimator):
+    """SMILE (Song & Ermon 2020): DV with the marginal term clipped to [−τ, τ]. Kind "estimate":
+    the clipping breaks the bound (at the optimal critic it lies above the truth)."""
+
+    bound = "smile"
+    kind = "estimate"
+
+    def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
+                 batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
+                 threads="auto", seed=0, tau=5.0):
+        super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
+                         eval_every, patience, val_fraction, test_fraction, eval_batch_size,
+                         device, threads, seed)
+        self.tau = tau
+
+    def _validate_params(self):
+        super()._validate_params()
+        if not (isinstance(self.tau, (int, float)) and self.tau > 0):
+            raise ValueError(f"tau must be > 0, got {self.tau!r}")
+
+    def _bound_options(self):
+        return {"tau": float(self.tau)}
+
+
+class BA(NeuralEstimator):
+    """Barber–Agakov (2003) with a diagonal-Gaussian decoder q(x|y): h(X) + E_p[log q(x|y)].
+
+    ``entropy_x``: the differential entropy h(X) in nats (original units), if known (e.g. from the
+    task); then the value is a lower bound (kind "lower_bound"). Otherwise h(X) is estimated by
+    the entropy of the Gaussian fitted to the training split, which is an *upper* bound of h(X),
+    so the result is not a bound: kind "estimate"."""
+
+    bound = "ba"
+    kind = "estimate"
+
+    def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
+                 batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
+                 val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
+                 threads="auto", seed=0, entropy_x=None):
+        super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
+                         eval_every, patience, val_fraction, test_fraction, eval_batch_size,
+                         device, threads, seed)
+        self.entropy_x = entropy_x
+
+    def _validate_params(self):
+        super()._validate_params()
+        if self.entropy_x is not None and not (
+            isinstance(self.entropy_x, (int, float)) and math.isfinite(self.entropy_x)
+        ):
+            raise ValueError(f"entropy_x must be None or a finite number, got {self.entropy_x!r}")
+
+    def _build(self, dim_x, dim_y, ctx):
+        if self.entropy_x is not None:
+            # standardising X by s changes h(X) by −Σ log s
+            h = float(self.entropy_x) - ctx["log_scale_x"]
+        else:
+            xt = ctx["x_train"]
+            cov = np.atleast_2d(np.cov(xt, rowvar=False))
+            _, logdet = np.linalg.slogdet(cov + 1e-9 * np.eye(cov.shape[0]))
+            h = 0.5 * (dim_x * math.log(2 * math.pi * math.e) + logdet)
+        decoder = B.ConditionalGaussian(dim_y, dim_x, int(self.hidden_dim), int(self.n_layers))
+        return BABound(decoder, h)
+
+    def _kind(self, ctx):
+        return "lower_bound" if self.entropy_x is not None else "estimate"
+
+
+class CLUB(NeuralEstimator):
+    """CLUB upper bound (Cheng et al. 2020) with a learned diagonal-Gaussian q(y|x), fitted by
+    maximum likelihood. With the true conditional of a Gaussian pair it equals d·(e^{2I/d} − 1),
+    far above I: CLUB is valid but loose. (``critic``/``embed_dim`` are unused.)"""
+
+    bound = "club"
+    kind = "upper_bound"
+
+
+class L1Out(NeuralEstimator):
+    """L1Out (leave-one-out) upper bound (Poole et al. 2019) with a learned diagonal-Gaussian
+    q(y|x); near-tight at the true conditional. (``critic``/``embed_dim`` are unused.)"""
+
+    bound = "l1out"
+    kind = "upper_bound"
