@@ -1,0 +1,18 @@
+"""The committed results/ folder is exactly what its committed store produces (leaderboard
+--check), so a change to the leaderboard code or a hand edit of results/ cannot go unnoticed."""
+
+import shutil
+
+import pytest
+from conftest import REPO, run_cli
+
+STORE = REPO / "results" / "results.sqlite"
+
+
+@pytest.mark.skipif(not STORE.exists(), reason="no committed results store")
+def test_committed_leaderboard_is_current(tmp_path):
+    db = tmp_path / "results.sqlite"
+    shutil.copy(STORE, db)  # never open the committed file itself (SQLite may touch it)
+    proc = run_cli("leaderboard", "--db", db, "--out", REPO / "results", "--check",
+                   env={"MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
