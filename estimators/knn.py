@@ -198,9 +198,21 @@ def _brute_blocks(arrays, n):
 
 
 def _cuda():
+    """Whether torch sees a CUDA device; a CPU-only torch build is recognised from its version
+    string without importing it (the import alone costs about a second)."""
+    import sys
+
+    if "torch" not in sys.modules:
+        from importlib import metadata
+
+        try:
+            if "+cpu" in metadata.version("torch"):
+                return False
+        except metadata.PackageNotFoundError:  # the CPU engine needs only numpy
+            return False
     try:
         import torch
-    except ImportError:  # the CPU engine needs only numpy
+    except ImportError:
         return False
     return torch.cuda.is_available()
 
