@@ -91,3 +91,23 @@ def test_ksg_errors():
         mibench.estimate(np.ones((20, 1)), np.arange(20.0), "ksg")
     with pytest.raises(ValueError, match="k must be"):
         mibench.estimate(x, x, "ksg", k=0)
+
+
+def test_float32_engine_is_exact_at_the_boundary():
+    """The CPU brute force works on float32 tiles with a float64 fix-up; on gridded data many
+    distances equal the radius exactly (and offsets make float32 rounding large), so every
+    count and radius must still match float64 evaluation exactly."""
+    from mibench.estimators import knn
+
+    rng = np.random.default_rng(0)
+    a = 1000.0 + rng.integers(0, 4, size=(700, 12)) * 0.1 + rng.standard_normal((700, 12)) * 1e-7
+    a[::3] = np.round(a[::3], 1)  # a third exactly on the grid: exact ties
+    d64 = np.abs(a[:, None, :] - a[None, :, :]).max(axis=2)
+    np.fill_diagonal(d64, np.inf)
+    srt = np.sort(d64, axis=1)
+    kth = knn._cpu_kth(a, [1, 4])
+    for k in (1, 4):
+        assert np.array_equal(kth[k], srt[:, k - 1])
+    for r in (srt[:, 3], np.full(700, 0.1), np.full(700, 0.2)):
+        assert np.array_equal(knn._cpu_count(a, r, True), (d64 < r[:, None]).sum(1))
+        assert np.array_equal(knn._cpu_count(a, r, False), (d64 <= r[:, None]).sum(1))
