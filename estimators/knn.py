@@ -38,6 +38,9 @@ only) and ``engine="brute"`` (brute force only) compute the same counts, hence t
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy.special import digamma
 
@@ -324,13 +327,12 @@ class _Tiles:
         self.at32 = np.ascontiguousarray(self.a32.T)
         self.margin = 2.0**-21 * float(np.abs(self.a).max())
         self.step = max(1, min(self.n, TILE_ELEMENTS // self.n))
-        self.out = np.empty((self.step, self.n), np.float32)
-        self.tmp = np.empty((self.step, self.n), np.float32)
 
-    def block(self, start, stop, out=None):
+    def block(self, start, stop):
+        """Fresh buffers per call: blocks may be computed by several threads at once."""
         b = stop - start
-        out = self.out[:b] if out is None else out
-        _maxnorm_rows(self.a32[start:stop], self.at32, out, self.tmp[:b])
+        out = np.empty((b, self.n), np.float32)
+        _maxnorm_rows(self.a32[start:stop], self.at32, out, np.empty_like(out))
         out[np.arange(b), np.arange(start, stop)] = np.inf
         return out
 
@@ -393,14 +395,33 @@ def _exact_knn(tiles_list, d32s, rows, kmax):
     return vals, per
 
 
+def _threads() -> int:
+    """Worker threads for the row blocks: numpy releases the GIL inside the tile ufuncs."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _for_blocks(n, step, fn):
+    """Call ``fn(start, stop)`` for every row block, on a small thread pool. Each call writes
+    only its own rows, so the result does not depend on the scheduling."""
+    starts = range(0, n, step)
+    workers = min(_threads(), len(starts))
+    if workers == 1:
+        for start in starts:
+            fn(start, min(n, start + step))
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(fn, s, min(n, s + step)) for s in starts]:
+            future.result()  # re-raise any error
+
+
 def _cpu_ksg(x, y, ks, algorithm):
     n = x.shape[0]
     kmax = max(ks)
     tx, ty = _Tiles(x), _Tiles(y)
     nx = {k: np.empty(n, dtype=np.int64) for k in ks}
     ny = {k: np.empty(n, dtype=np.int64) for k in ks}
-    for start in range(0, n, tx.step):
-        stop = min(n, start + tx.step)
+
+    def block(start, stop):
         rows = np.arange(start, stop)
         dx, dy = tx.block(start, stop), ty.block(start, stop)
         vals, (px, py) = _exact_knn([tx, ty], [dx, dy], rows, kmax)
@@ -412,28 +433,33 @@ def _cpu_ksg(x, y, ks, algorithm):
             else:
                 nx[k][start:stop] = tx.count(dx, rows, px[:, :k].max(1), False)
                 ny[k][start:stop] = ty.count(dy, rows, py[:, :k].max(1), False)
+
+    _for_blocks(n, tx.step, block)
     return nx, ny
 
 
 def _cpu_kth(a, ks):
     t = _Tiles(a)
-    n = t.n
-    out = {k: np.empty(n) for k in ks}
-    for start in range(0, n, t.step):
-        stop = min(n, start + t.step)
+    out = {k: np.empty(t.n) for k in ks}
+
+    def block(start, stop):
         vals, _ = _exact_knn([t], [t.block(start, stop)], np.arange(start, stop), max(ks))
         for k in ks:
             out[k][start:stop] = vals[:, k - 1]
+
+    _for_blocks(t.n, t.step, block)
     return out
 
 
 def _cpu_count(a, r, strict):
     t = _Tiles(a)
     out = np.empty(t.n, dtype=np.int64)
-    for start in range(0, t.n, t.step):
-        stop = min(t.n, start + t.step)
+
+    def block(start, stop):
         out[start:stop] = t.count(t.block(start, stop), np.arange(start, stop), r[start:stop],
                                   strict)
+
+    _for_blocks(t.n, t.step, block)
     return out
 
 
