@@ -58,7 +58,7 @@ def test_kl_matches_naive(engine, dims):
 @pytest.mark.parametrize("name", ["ksg", "ksg2"])
 def test_auto_engine_matches_naive_in_1d(name):
     """engine='auto' in 1-D is the KD-tree + sorted-array path (not covered by test_ksg)."""
-    from tests.test_ksg import naive_ksg
+    from test_ksg import naive_ksg
 
     rng = np.random.default_rng(5)
     x = rng.standard_normal((80, 1))
