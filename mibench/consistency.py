@@ -117,34 +117,18 @@ def run_consistency(
     *,
     db: str | os.PathLike | None = None,
     progress: bool = True,
-) -> int:
+):
     """Run every estimator (except dependence measures) on the four consistency data sets and
-    store the runs (resumable: stored runs are skipped). Returns the number of new runs."""
+    store the runs through :func:`mibench.runner.sweep` (resumable: stored runs are skipped).
+    Returns the sweep's DataFrame."""
     from mibench.registry import make_estimator
-    from mibench.runner import _progress, _stored_params, run_one
-    from mibench.store import Store, params_hash
+    from mibench.runner import sweep
 
+    chosen = [(name, params) for name, params in estimators
+              if make_estimator(name, **params).kind != "dependence"]
     tasks = consistency_tasks()
-    todo = []
-    with Store(db) as store:
-        for name, params in estimators:
-            if make_estimator(name, **params).kind == "dependence":
-                continue
-            p_hash = params_hash(_stored_params(name, params))
-            for key in ("base", *TESTS):
-                for seed in seeds:
-                    if not store.has(name, p_hash, tasks[key].id, n_samples, seed):
-                        todo.append((name, params, key, seed))
-        bar = _progress(len(todo), len(todo), enabled=progress)
-        bar.set_description("consistency runs")
-        try:
-            for name, params, key, seed in todo:
-                bar.set_postfix_str(f"{name} · {key} · seed={seed}", refresh=False)
-                store.add(run_one(name, dict(params), tasks[key], n_samples, seed))
-                bar.update(1)
-        finally:
-            bar.close()
-    return len(todo)
+    return sweep(chosen, [tasks[key] for key in ("base", *TESTS)], [n_samples], seeds, db=db,
+                 progress=progress)
 
 
 @dataclass(frozen=True)

@@ -793,5 +793,3 @@ def run_bench(args: argparse.Namespace) -> int:
     print(f"wrote {len(written)} files to {args.out}/")
     return 0
 
-
-#: (configure, handler) pairs for mibench.cli.COMMANDS.

@@ -127,7 +127,7 @@ def plan(estimators: Sequence[tuple[str, dict]], task_ids: Sequence[str],
 
 def sweep(
     estimators: Sequence[tuple[str, dict]] | str,
-    task_ids: Sequence[str],
+    tasks: Sequence[str | Task],
     n_samples: Sequence[int] = (5000,),
     seeds: Sequence[int] = (0, 1, 2),
     *,
@@ -138,13 +138,15 @@ def sweep(
 ):
     """Run every estimator × task × n × seed, storing each run as it finishes.
 
-    ``estimators`` is a name or a list of ``(name, param_overrides)``. Runs already stored are
+    ``estimators`` is a name or a list of ``(name, param_overrides)``; ``tasks`` are registered
+    ids or :class:`Task` objects (e.g. unregistered check tasks). Runs already stored are
     skipped unless ``force`` (re-run and replace) or, for failed ones, ``retry_failed``. Returns
     the stored rows of the whole sweep as a DataFrame (old and new).
     """
     if isinstance(estimators, str):
         estimators = [(estimators, {})]
-    cells = plan(estimators, task_ids, n_samples, seeds)
+    by_id = {t.id: t for t in (t if isinstance(t, Task) else make_task(t) for t in tasks)}
+    cells = plan(estimators, list(by_id), n_samples, seeds)
     hashes = {(name, tuple(sorted(p.items()))): params_hash(_stored_params(name, p))
               for name, p in estimators}
     skip_status = ("ok",) if retry_failed else ("ok", "failed")
@@ -159,7 +161,7 @@ def sweep(
             for cell in todo:
                 bar.set_postfix_str(f"{cell.estimator} · {cell.task_id} · n={cell.n_samples} "
                                     f"· seed={cell.seed}", refresh=False)
-                row = run_one(cell.estimator, dict(cell.params), make_task(cell.task_id),
+                row = run_one(cell.estimator, dict(cell.params), by_id[cell.task_id],
                               cell.n_samples, cell.seed)
                 store.add(row, replace=True if force or retry_failed else False)
                 bar.update(1)
