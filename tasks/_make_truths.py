@@ -32,7 +32,7 @@ def task_seed(task_id: str) -> int:
 BMI_REFERENCE = {
     "1v1-X-0.9": 0.4088, "1v1-AI": 0.7775, "2v1-waves-12-5.0-3.0": 1.3080,
     "2v1-galaxy-0.5-3.0": 0.4933, "3v1-concentric_gaussians-5": 0.4563,
-    "3v1-concentric_gaussians-10": 0.6261, "5v1-concentric_gaussians-5": 0.5563,
+    "5v1-concentric_gaussians-5": 0.6261, "3v1-concentric_gaussians-10": 0.5563,
     "5v1-concentric_gaussians-10": 0.7491, "25v1-concentric_gaussians-5": 1.1902,
     "mult-sparse-w-inliers-5-5-2-2.0-0.2": 0.6335, "mult-sparse-w-inliers-25-25-2-2.0-0.2": 0.6345,
     "mult-sparse-w-inliers-5-5-2-2.0-0.5": 0.2682, "mult-sparse-w-inliers-25-25-2-2.0-0.5": 0.2707,
