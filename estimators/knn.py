@@ -27,17 +27,21 @@ of the same value separated by noise, and the estimate is meaningless. So ``ksg`
 ``kl`` **refuse** data where more than ``1 %`` of a column's values are repeats (ValueError that
 points to ``mixed-ksg``, which handles discrete, continuous and mixed variables).
 
-Engines (``engine="auto"``): the joint k-NN search uses a KD-tree (scipy ``cKDTree``) when the
-joint dimension is at most 8, else an exact chunked brute force (torch ``cdist`` with p=∞, on CUDA
+Engines (``engine="auto"``): with one-dimensional X and Y, the compiled ``sweep`` engine (numba;
+strips of the plane for the joint k-NN, galloping searches on the sorted marginals for the counts,
+see :mod:`mibench.estimators._sweep`). Otherwise the joint k-NN search uses a KD-tree (scipy
+``cKDTree``) when the joint dimension is at most 8, else an exact chunked brute force (torch ``cdist`` with p=∞, on CUDA
 when available, bounded memory). Marginal counts use sorted arrays and ``searchsorted`` for a 1-D
 marginal (with an exact correction at the boundary, so a neighbour at distance exactly ε is
 counted exactly as ``|x_j − x_i| < ε`` evaluated in floating point says), a KD-tree for a marginal
 of dimension ≤ 8, and the brute-force distance blocks otherwise. ``engine="kdtree"`` (KD-trees
-only) and ``engine="brute"`` (brute force only) compute the same counts, hence the same values.
+only), ``engine="brute"`` (brute force only) and ``engine="sweep"`` (1-D X and Y only) compute the
+same counts, hence the same values. Without numba, ``auto`` falls back to the KD-tree engine.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -54,7 +58,9 @@ KDTREE_MAX_DIM = 8
 CHUNK_ELEMENTS = 2**21
 #: Largest fraction of repeated values in a column that ksg/ksg2/kl accept.
 MAX_TIE_FRACTION = 0.01
-ENGINES = ("auto", "kdtree", "brute")
+ENGINES = ("auto", "kdtree", "brute", "sweep")
+#: Rows per block of the compiled sweep engine (blocks run on the thread pool).
+SWEEP_BLOCK = 8192
 
 
 def standardize(a: np.ndarray, name: str) -> np.ndarray:
@@ -500,6 +506,73 @@ def _joint_engine(engine, dim):
     return engine
 
 
+@functools.cache
+def _sweep_module():
+    """The compiled sweep engine (:mod:`mibench.estimators._sweep`), or None without numba."""
+    try:
+        from mibench.estimators import _sweep
+    except Exception as exc:  # numba missing or unusable: the KD-tree engine gives the same values
+        import warnings
+
+        warnings.warn(f"the compiled 1-D kNN engine is unavailable ({type(exc).__name__}: "
+                      f"{exc}); falling back to the KD-tree engine (same values, slower)",
+                      RuntimeWarning, stacklevel=2)
+        return None
+    return _sweep
+
+
+def _use_sweep(engine, dx, dy=None):
+    """Whether the sweep engine serves this search: KSG with 1-D x and 1-D y (``dy`` given), or
+    a k-th-distance search in at most 2 dimensions. ``engine='sweep'`` elsewhere is an error."""
+    fits = (dx == 1 and dy == 1) if dy is not None else dx <= 2
+    if engine == "sweep":
+        if not fits:
+            widths = f"widths {dx} and {dy}" if dy is not None else f"{dx} dimensions"
+            raise ValueError(f"engine='sweep' needs one-dimensional x and y, got {widths}; "
+                             "use engine='auto'")
+        if _sweep_module() is None:
+            raise ValueError("engine='sweep' needs numba (pip install numba); engine='kdtree' "
+                             "computes the same values")
+        return True
+    return engine == "auto" and fits and _sweep_module() is not None
+
+
+def _sweep_ksg(x, y, ks, algorithm):
+    """KSG neighbour counts for 1-D x and y with the compiled sweep engine (see ``_sweep``)."""
+    sw = _sweep_module()
+    n, kmax = x.shape[0], max(ks)
+    order = np.argsort(x[:, 0])
+    xs, ys = x[order, 0], y[order, 0]  # everything below is in x-sorted row order
+    size = sw.strip_size(n, kmax)
+    sy, sx, sj = sw.build_strips(xs, ys, size)
+    dist = np.empty((n, kmax))
+    nbr = np.empty((n, kmax), dtype=np.int64)
+    _for_blocks(n, SWEEP_BLOCK,
+                lambda a, b: sw.knn_rows(xs, ys, sy, sx, sj, size, kmax, a, b, dist, nbr))
+    yorder = np.argsort(ys)  # y-sorted position -> x-sorted row
+    ysorted = ys[yorder]
+
+    def count(s, r, strict, rows=None):
+        """Counts on the sorted marginal ``s``; ``rows`` maps its positions to x-sorted rows."""
+        r = np.ascontiguousarray(r if rows is None else r[rows])
+        out = np.empty(n, dtype=np.int64)
+        _for_blocks(n, SWEEP_BLOCK, lambda a, b: sw.count_sorted_rows(s, r, strict, a, b, out))
+        back = np.empty(n, dtype=np.int64)
+        back[order if rows is None else order[rows]] = out
+        return back
+
+    nx, ny = {}, {}
+    for k in ks:
+        if algorithm == 1:
+            r = dist[:, k - 1]
+            nx[k], ny[k] = count(xs, r, True), count(ysorted, r, True, yorder)
+        else:
+            ex = np.abs(xs[nbr[:, :k]] - xs[:, None]).max(axis=1)
+            ey = np.abs(ys[nbr[:, :k]] - ys[:, None]).max(axis=1)
+            nx[k], ny[k] = count(xs, ex, False), count(ysorted, ey, False, yorder)
+    return nx, ny
+
+
 def ksg_statistics(x, y, k, algorithm: int = 1, engine: str = "auto"):
     """Neighbour counts of KSG algorithm 1 or 2 on prepared data.
 
@@ -508,7 +581,10 @@ def ksg_statistics(x, y, k, algorithm: int = 1, engine: str = "auto"):
     """
     ks = [int(k)] if np.ndim(k) == 0 else sorted(map(int, k))
     joint = _joint_engine(engine, x.shape[1] + y.shape[1])
-    if joint == "brute":
+    if _use_sweep(engine, x.shape[1], y.shape[1]):
+        nx, ny = _sweep_ksg(x, y, ks, algorithm)
+        used = "sweep"
+    elif joint == "brute":
         nx, ny = _brute_ksg(x, y, ks, algorithm)
         used = "brute-torch"
     else:
@@ -546,6 +622,25 @@ def ksg_statistics(x, y, k, algorithm: int = 1, engine: str = "auto"):
 
 def kth_distances(a, ks, engine):
     """{k: distance from each point to its k-th nearest neighbour (max-norm, self excluded)}."""
+    if _use_sweep(engine, a.shape[1]):
+        sw = _sweep_module()
+        n, kmax = a.shape[0], max(ks)
+        order = np.argsort(a[:, 0])
+        xs = a[order, 0]
+        if a.shape[1] == 2:
+            ys, size = a[order, 1], sw.strip_size(n, kmax)
+        else:  # 1-D: points on the plane's x-axis, in strips of k + 1 (a strip scan is then
+            ys, size = np.zeros(n), kmax + 1  # the k + 1 points nearest in x, around each one)
+        sy, sx, sj = sw.build_strips(xs, ys, size)
+        dist = np.empty((n, kmax))
+        nbr = np.empty((n, kmax), dtype=np.int64)
+        _for_blocks(n, SWEEP_BLOCK,
+                    lambda s, t: sw.knn_rows(xs, ys, sy, sx, sj, size, kmax, s, t, dist, nbr))
+        out = {}
+        for k in ks:
+            out[k] = np.empty(n)
+            out[k][order] = dist[:, k - 1]
+        return out
     if _joint_engine(engine, a.shape[1]) == "brute":
         return _brute_kth(a, ks)
     from scipy.spatial import cKDTree
@@ -603,7 +698,8 @@ class KSG(BaseEstimator):
     extra_k: further k values computed from the same neighbour search; every k's value is in
         ``diagnostics["per_k"]`` (keys are str(k)), the main value always uses ``k``.
     jitter: std of the seeded jitter added after standardisation (0 disables it).
-    engine: ``auto``, ``kdtree`` or ``brute`` (see the module docstring); same counts.
+    engine: ``auto``, ``kdtree``, ``brute`` or ``sweep`` (1-D x and y only; see the module
+        docstring); same counts.
     stderr_splits: 0 (default: stderr None) or m ≥ 2: stderr from m disjoint subsamples
         (sd/√m, see :func:`split_stderr`); costs about one more estimate.
     seed: seed of the jitter (and of the splits).
@@ -707,7 +803,8 @@ class KL(KSG):
             logs = dx * np.log(rx[k]) + dy * np.log(ry[k]) - (dx + dy) * np.log(rz[k])
             values[k] = digamma(n) - digamma(k) + logs.mean()
         nx = {k: np.zeros(1) for k in ks}
-        engine = _joint_engine(self.engine, x.shape[1] + y.shape[1])
+        engine = ("sweep" if _use_sweep(self.engine, dx, dy)
+                  else _joint_engine(self.engine, dx + dy))
         return values, nx, nx, engine
 
 

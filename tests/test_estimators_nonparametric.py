@@ -43,8 +43,9 @@ def naive_kl(x, y, k):
     return h(x) + h(y) - h(np.hstack([x, y]))
 
 
-@pytest.mark.parametrize("engine", ["auto", "kdtree", "brute"])
-@pytest.mark.parametrize("dims", [(1, 1), (2, 3), (5, 6)])
+@pytest.mark.parametrize("engine, dims", [
+    (e, d) for e in ("auto", "kdtree", "brute") for d in ((1, 1), (2, 3), (5, 6))
+] + [("sweep", (1, 1))])  # sweep is for 1-D x and y only (its refusal is in test_sweep.py)
 def test_kl_matches_naive(engine, dims):
     rng = np.random.default_rng(sum(dims))
     x = rng.standard_normal((70, dims[0]))
@@ -55,18 +56,24 @@ def test_kl_matches_naive(engine, dims):
         assert value == pytest.approx(naive_kl(px, py, k), abs=1e-9)
 
 
+@pytest.mark.parametrize("numba", [True, False])
 @pytest.mark.parametrize("name", ["ksg", "ksg2"])
-def test_auto_engine_matches_naive_in_1d(name):
-    """engine='auto' in 1-D is the KD-tree + sorted-array path (not covered by test_ksg)."""
+def test_auto_engine_matches_naive_in_1d(name, numba, monkeypatch):
+    """engine='auto' in 1-D is the compiled sweep engine, or without numba the KD-tree +
+    sorted-array path (neither is covered by test_ksg's explicit engines)."""
     from test_ksg import naive_ksg
 
+    from mibench.estimators import knn
+
+    if not numba:
+        monkeypatch.setattr(knn, "_sweep_module", lambda: None)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((80, 1))
     y = x + 0.5 * rng.standard_normal((80, 1))
     px, py = _prepare(x, y, seed=0, jitter=1e-10)
     for k in (1, 3, 7):
         r = mibench.estimate(x, y, name, k=k)
-        assert r.diagnostics["engine"] == "kdtree+sorted"
+        assert r.diagnostics["engine"] == ("sweep" if numba else "kdtree+sorted")
         assert r.value == pytest.approx(naive_ksg(px, py, k, 1 if name == "ksg" else 2),
                                         abs=1e-9)
 
@@ -75,8 +82,8 @@ def test_auto_engine_matches_naive_in_1d(name):
 def test_engines_identical_and_per_k(name):
     for task_id in ("1v1-normal-0.75", "multinormal-dense-2-2-0.5"):
         x, y = mibench.make_task(task_id).sample(1500, seed=3)
-        res = {e: mibench.estimate(x, y, name, engine=e, extra_k=(2, 10))
-               for e in ("auto", "kdtree", "brute")}
+        engines = ("auto", "kdtree", "brute") + (("sweep",) if x.shape[1] == 1 else ())
+        res = {e: mibench.estimate(x, y, name, engine=e, extra_k=(2, 10)) for e in engines}
         per_k = res["auto"].diagnostics["per_k"]
         assert set(per_k) == {"2", "5", "10"}
         for r in res.values():
@@ -107,13 +114,14 @@ def naive_mixed(x, y, k):
     return total / n
 
 
-@pytest.mark.parametrize("engine", ["auto", "kdtree", "brute"])
+@pytest.mark.parametrize("engine", ["auto", "kdtree", "brute", "sweep"])
 def test_mixed_ksg_matches_naive(engine):
     rng = np.random.default_rng(1)
     xd = rng.integers(0, 4, (90, 1)).astype(float)
     cont = rng.standard_normal((90, 1)) + xd
     mixed = np.where(rng.random((90, 1)) < 0.3, 0.0, cont)  # a point mass at 0 plus a density
-    for x, y in [(xd, xd % 2), (xd, cont), (mixed, xd), (np.hstack([xd, cont]), mixed)]:
+    pairs = [(xd, xd % 2), (xd, cont), (mixed, xd), (np.hstack([xd, cont]), mixed)]
+    for x, y in pairs[:3] if engine == "sweep" else pairs:
         for k in (1, 3):
             value = mibench.estimate(x, y, "mixed-ksg", k=k, engine=engine).value
             scale = lambda a: a * np.exp2(-np.round(np.log2(a.std(0)))) # noqa: E731

@@ -35,8 +35,10 @@ def naive_ksg(x, y, k, algorithm):
 
 
 @pytest.mark.parametrize("algorithm, name", [(1, "ksg"), (2, "ksg2")])
-@pytest.mark.parametrize("dims", [(1, 1), (2, 3), (6, 5)])
-@pytest.mark.parametrize("engine", ["kdtree", "brute"])
+@pytest.mark.parametrize("dims, engine", [((1, 1), "kdtree"), ((2, 3), "kdtree"),
+                                          ((6, 5), "kdtree"), ((1, 1), "brute"),
+                                          ((2, 3), "brute"), ((6, 5), "brute"),
+                                          ((1, 1), "sweep")])
 def test_matches_naive_formula(algorithm, name, dims, engine):
     rng = np.random.default_rng(sum(dims) + algorithm)
     x = rng.standard_normal((60, dims[0]))
