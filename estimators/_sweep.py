@@ -146,46 +146,36 @@ def _inside(s, j, v, r, strict):
     return d < r if strict else d <= r
 
 
+@nb.njit(inline="always")
+def _run_end(s, p, v, r, strict, way):
+    """The position furthest from p in direction ``way`` (±1) up to which the predicate holds
+    (it holds at p): gallop with steps 1, 2, 4, … until it fails, then bisect."""
+    good, bad, step = p, s.size if way > 0 else -1, 1
+    while 0 <= p + way * step < s.size:
+        if not _inside(s, p + way * step, v, r, strict):
+            bad = p + way * step
+            break
+        good = p + way * step
+        step *= 2
+    while abs(bad - good) > 1:
+        mid = (good + bad) >> 1
+        if _inside(s, mid, v, r, strict):
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
 @nb.njit(cache=True, nogil=True)
 def count_sorted_rows(s, r, strict, start, stop, out):
     """out[p] = #{j ≠ p : |s_j − s_p| < r_p} (``strict``) or ≤ r_p, for sorted positions p in
     start..stop (``s`` sorted, ``r`` in the same order).
 
-    The predicate holds on one contiguous run around p; each end is found by galloping from p
-    (steps 1, 2, 4, …) and then bisecting, on the predicate as evaluated in floats."""
-    n = s.size
+    The predicate holds on one contiguous run around p; both ends are found on the predicate as
+    evaluated in floats (see :func:`_run_end`)."""
     for p in range(start, stop):
-        v, rp = s[p], r[p]
-        if strict and not rp > 0:  # nothing is strictly closer than 0, not even the point itself
+        if strict and not r[p] > 0:  # nothing is strictly closer than 0, not even the point itself
             out[p] = 0
-            continue
-        good, bad, step = p, -1, 1  # lower end: the predicate holds at good, fails at bad
-        while p - step >= 0:
-            if _inside(s, p - step, v, rp, strict):
-                good = p - step
-                step *= 2
-            else:
-                bad = p - step
-                break
-        while good - bad > 1:
-            mid = (good + bad) >> 1
-            if _inside(s, mid, v, rp, strict):
-                good = mid
-            else:
-                bad = mid
-        first = good
-        good, bad, step = p, n, 1  # upper end
-        while p + step < n:
-            if _inside(s, p + step, v, rp, strict):
-                good = p + step
-                step *= 2
-            else:
-                bad = p + step
-                break
-        while bad - good > 1:
-            mid = (good + bad) >> 1
-            if _inside(s, mid, v, rp, strict):
-                good = mid
-            else:
-                bad = mid
-        out[p] = good - first  # the run's length minus the point itself
+        else:  # the run's length minus the point itself
+            out[p] = (_run_end(s, p, s[p], r[p], strict, 1)
+                      - _run_end(s, p, s[p], r[p], strict, -1))
