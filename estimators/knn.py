@@ -30,13 +30,14 @@ points to ``mixed-ksg``, which handles discrete, continuous and mixed variables)
 Engines (``engine="auto"``): with one-dimensional X and Y, the compiled ``sweep`` engine (numba;
 strips of the plane for the joint k-NN, galloping searches on the sorted marginals for the counts,
 see :mod:`mibench.estimators._sweep`). Otherwise the joint k-NN search uses a KD-tree (scipy
-``cKDTree``) when the joint dimension is at most 8, else an exact chunked brute force (torch ``cdist`` with p=∞, on CUDA
-when available, bounded memory). Marginal counts use sorted arrays and ``searchsorted`` for a 1-D
-marginal (with an exact correction at the boundary, so a neighbour at distance exactly ε is
-counted exactly as ``|x_j − x_i| < ε`` evaluated in floating point says), a KD-tree for a marginal
-of dimension ≤ 8, and the brute-force distance blocks otherwise. ``engine="kdtree"`` (KD-trees
-only), ``engine="brute"`` (brute force only) and ``engine="sweep"`` (1-D X and Y only) compute the
-same counts, hence the same values. Without numba, ``auto`` falls back to the KD-tree engine.
+``cKDTree``) when the joint dimension is at most 8, else an exact chunked brute force (torch
+``cdist`` with p=∞, on CUDA when available, bounded memory); marginal counts use sorted arrays
+and ``searchsorted`` for a 1-D marginal (with an exact correction at the boundary, so a neighbour
+at distance exactly ε is counted exactly as ``|x_j − x_i| < ε`` evaluated in floating point
+says), a KD-tree for a marginal of dimension ≤ 8, and the brute-force distance blocks otherwise.
+``engine="kdtree"`` (KD-trees only), ``engine="brute"`` (brute force only) and ``engine="sweep"``
+(1-D X and Y only) compute the same counts, hence the same values. Without numba, ``auto`` falls
+back to the KD-tree engine (with a warning).
 """
 
 from __future__ import annotations
@@ -537,18 +538,27 @@ def _use_sweep(engine, dx, dy=None):
     return engine == "auto" and fits and _sweep_module() is not None
 
 
-def _sweep_ksg(x, y, ks, algorithm):
-    """KSG neighbour counts for 1-D x and y with the compiled sweep engine (see ``_sweep``)."""
+def _sweep_knn(xs, ys, kmax, size=None):
+    """k-NN (max-norm, self excluded) of the plane's points (xs, ys), sorted by x, with the sweep
+    engine: (distances, x-sorted positions of the neighbours), both (n, kmax), ascending."""
     sw = _sweep_module()
-    n, kmax = x.shape[0], max(ks)
-    order = np.argsort(x[:, 0])
-    xs, ys = x[order, 0], y[order, 0]  # everything below is in x-sorted row order
-    size = sw.strip_size(n, kmax)
+    n = xs.size
+    size = sw.strip_size(n, kmax) if size is None else size
     sy, sx, sj = sw.build_strips(xs, ys, size)
     dist = np.empty((n, kmax))
     nbr = np.empty((n, kmax), dtype=np.int64)
     _for_blocks(n, SWEEP_BLOCK,
                 lambda a, b: sw.knn_rows(xs, ys, sy, sx, sj, size, kmax, a, b, dist, nbr))
+    return dist, nbr
+
+
+def _sweep_ksg(x, y, ks, algorithm):
+    """KSG neighbour counts for 1-D x and y with the compiled sweep engine (see ``_sweep``)."""
+    sw = _sweep_module()
+    n = x.shape[0]
+    order = np.argsort(x[:, 0])
+    xs, ys = x[order, 0], y[order, 0]  # everything below is in x-sorted row order
+    dist, nbr = _sweep_knn(xs, ys, max(ks))
     yorder = np.argsort(ys)  # y-sorted position -> x-sorted row
     ysorted = ys[yorder]
 
@@ -623,19 +633,12 @@ def ksg_statistics(x, y, k, algorithm: int = 1, engine: str = "auto"):
 def kth_distances(a, ks, engine):
     """{k: distance from each point to its k-th nearest neighbour (max-norm, self excluded)}."""
     if _use_sweep(engine, a.shape[1]):
-        sw = _sweep_module()
         n, kmax = a.shape[0], max(ks)
         order = np.argsort(a[:, 0])
-        xs = a[order, 0]
         if a.shape[1] == 2:
-            ys, size = a[order, 1], sw.strip_size(n, kmax)
-        else:  # 1-D: points on the plane's x-axis, in strips of k + 1 (a strip scan is then
-            ys, size = np.zeros(n), kmax + 1  # the k + 1 points nearest in x, around each one)
-        sy, sx, sj = sw.build_strips(xs, ys, size)
-        dist = np.empty((n, kmax))
-        nbr = np.empty((n, kmax), dtype=np.int64)
-        _for_blocks(n, SWEEP_BLOCK,
-                    lambda s, t: sw.knn_rows(xs, ys, sy, sx, sj, size, kmax, s, t, dist, nbr))
+            dist = _sweep_knn(a[order, 0], a[order, 1], kmax)[0]
+        else:  # 1-D: points on the plane's x-axis; strips of k + 1 points (no y to sort by)
+            dist = _sweep_knn(a[order, 0], np.zeros(n), kmax, size=kmax + 1)[0]
         out = {}
         for k in ks:
             out[k] = np.empty(n)
