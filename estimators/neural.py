@@ -221,6 +221,13 @@ def _int_param(obj, name, low=1):
         raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
 
 
+def _rate_param(obj, name):
+    """A number in (0, 1] (an EMA rate, an interpolation weight)."""
+    v = getattr(obj, name)
+    if not (isinstance(v, (int, float)) and 0 < v <= 1):
+        raise ValueError(f"{name} must be in (0, 1], got {v!r}")
+
+
 class NeuralEstimator(BaseEstimator):
     """Base class of the neural estimators: common hyperparameters and the trainer.
 
@@ -379,8 +386,7 @@ class MINE(NeuralEstimator):
 
     def _validate_params(self):
         super()._validate_params()
-        if not (isinstance(self.ema_rate, (int, float)) and 0 < self.ema_rate <= 1):
-            raise ValueError(f"ema_rate must be in (0, 1], got {self.ema_rate!r}")
+        _rate_param(self, "ema_rate")
 
     def _bound_options(self):
         return {"ema_rate": float(self.ema_rate)}
@@ -421,8 +427,7 @@ class Alpha(NeuralEstimator):
 
     def _validate_params(self):
         super()._validate_params()
-        if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha <= 1):
-            raise ValueError(f"alpha must be in (0, 1], got {self.alpha!r}")
+        _rate_param(self, "alpha")
 
     def _bound_options(self):
         return {"alpha": float(self.alpha)}
