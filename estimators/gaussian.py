@@ -28,6 +28,7 @@ import numpy as np
 from scipy.special import digamma
 
 from mibench.api import BaseEstimator
+from mibench.preprocessing import standardize
 
 __all__ = ["GaussianMI"]
 
@@ -37,6 +38,8 @@ class GaussianMI(BaseEstimator):
 
     Needs more samples than dimensions (n > dx + dy) and a non-singular covariance.
     """
+
+    version = 2  # robust standardisation (mibench.preprocessing)
 
     def __init__(self, bias_correction=False):
         self.bias_correction = bias_correction
@@ -56,12 +59,10 @@ class GaussianMI(BaseEstimator):
             raise ValueError(
                 f"too few samples for a Gaussian fit: n={n} must exceed dim_x + dim_y = {dx + dy}"
             )
-        z = np.hstack([x, y])
-        z = z - z.mean(axis=0)
-        std = z.std(axis=0)
-        if np.any(std == 0):
-            raise ValueError(f"constant column {int(np.flatnonzero(std == 0)[0])} in (x, y)")
-        corr = np.corrcoef(z / std, rowvar=False)  # scale-free: better conditioned than Σ
+        # the value depends only on the correlation matrix: robust standardisation first (no
+        # overflow at 1e160, no "constant" verdict on 1e-13 data or a 1e12 offset)
+        z = np.hstack([standardize(x, "x"), standardize(y, "y")])
+        corr = np.corrcoef(z, rowvar=False)  # scale-free: better conditioned than Σ
         logdets = []
         for block in (corr[:dx, :dx], corr[dx:, dx:], corr):
             sign, logdet = np.linalg.slogdet(block)

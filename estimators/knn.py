@@ -16,8 +16,10 @@ nearest neighbours in Z (the per-marginal rectangle), n_x(i) = #{j ≠ i : ‖x_
     Î₂ = ψ(k) − 1/k + ψ(N) − ⟨ψ(n_x) + ψ(n_y)⟩.
 
 Pre-processing (documented, on by default): every column is standardised to zero mean and unit
-variance (so the max-norm weighs coordinates alike), and a seeded Gaussian jitter of standard
-deviation ``jitter`` (1e-10) is added against *isolated* exact duplicates, as Kraskov et al.
+variance (so the max-norm weighs coordinates alike) by :func:`mibench.preprocessing.standardize`
+(robust to magnitude: data of size 1e-13 or 1e160, or with a large offset, give the same value;
+only an exactly constant column is refused), and a seeded Gaussian jitter of standard deviation
+``jitter`` (1e-10) is added against *isolated* exact duplicates, as Kraskov et al.
 recommend. No clamping: the estimate can be negative on (nearly) independent data, which is its
 honest sampling error.
 
@@ -50,7 +52,7 @@ import numpy as np
 from scipy.special import digamma
 
 from mibench.api import BaseEstimator
-from mibench.preprocessing import Standardizer, constant_columns
+from mibench.preprocessing import Standardizer, standardize
 
 __all__ = ["KSG", "KSG2", "KL", "MixedKSG", "standardize", "ksg_statistics", "check_ties"]
 
@@ -63,18 +65,6 @@ MAX_TIE_FRACTION = 0.01
 ENGINES = ("auto", "kdtree", "brute", "sweep")
 #: Rows per block of the compiled sweep engine (blocks run on the thread pool).
 SWEEP_BLOCK = 8192
-
-
-def standardize(a: np.ndarray, name: str) -> np.ndarray:
-    """Columns scaled to zero mean and unit variance; a constant column raises ``ValueError``."""
-    std = a.std(axis=0)
-    const = np.flatnonzero(std <= 1e-12 * np.maximum(1.0, np.abs(a.mean(axis=0))))
-    if const.size:
-        raise ValueError(
-            f"column {int(const[0])} of {name} is constant; the kNN estimators need variation "
-            "in every column (drop constant columns)"
-        )
-    return (a - a.mean(axis=0)) / std
 
 
 def check_ties(a: np.ndarray, name: str, estimator: str) -> None:
@@ -710,6 +700,7 @@ class KSG(BaseEstimator):
     """
 
     _algorithm = 1
+    version = 2  # robust standardisation (mibench.preprocessing): same values up to rounding
 
     def __init__(self, k=5, extra_k=(), jitter=1e-10, engine="auto", stderr_splits=0, seed=0):
         self.k = k
@@ -812,6 +803,11 @@ class KL(KSG):
         return values, nx, nx, engine
 
 
+def tie_tolerance(z: np.ndarray) -> float:
+    """Distances of standardised data closer than this are treated as equal (see MixedKSG)."""
+    return 32 * np.finfo(np.float64).eps * max(1.0, float(np.abs(z).max(initial=0.0)))
+
+
 class MixedKSG(BaseEstimator):
     """Mixed KSG of Gao, Kannan, Oh & Viswanath (NeurIPS 2017), in nats: valid for discrete,
     continuous and mixed (X, Y).
@@ -841,15 +837,19 @@ class MixedKSG(BaseEstimator):
     uses ln N where we use ψ(N): ln N − ψ(N) ≈ 1/(2N), and ψ(N) completes that
     cancellation and gives exactly 0 when one variable is constant and the other has no ties.
 
-    No jitter (ties are the point). Columns are scaled by the power of two closest to their
-    standard deviation (computed without overflow as in :mod:`mibench.preprocessing`): exact in
-    floating point, so equal coordinates and equal distances stay exactly equal (a general affine
-    map would round them apart and change the tie counts), and translation is left alone (the
-    max-norm ignores it). A constant column is allowed (it carries no information).
-    ``stderr_splits`` as in :class:`KSG`.
+    Pre-processing and ties. No jitter (ties are the point). Every column is standardised with
+    :class:`mibench.preprocessing.Standardizer` (a constant column is allowed and becomes 0: it
+    carries no information), so the value is invariant under a per-column affine map, like the
+    MI. Standardising rounds: two distances that are equal in the data (integer-valued columns:
+    |1 − 2| = |2 − 3|) may differ by a few ulps afterwards, and the strict count "< ρ_i" would
+    then take in a whole cell by accident. So distances are compared with a tolerance
+    τ = 32·ε·max(1, max|z|) (ε the float64 epsilon; far above the rounding of standardisation,
+    ~6ε|z| per coordinate, and for continuous data far below any genuine gap): "< ρ_i" means
+    < ρ_i − τ, and ρ_i ≤ τ counts as ρ_i = 0, with "= z_i" meaning within τ (the reference code
+    uses an absolute 1e-15 on raw data in both places). ``stderr_splits`` as in :class:`KSG`.
     """
 
-    version = 2  # reference-code counts (self included, strict, ψ) instead of the paper's ln(n+1)
+    version = 2  # reference-code counts (self included, strict, ψ); standardised with tie tolerance
 
     def __init__(self, k=5, engine="auto", stderr_splits=0, seed=0):
         self.k = k
@@ -866,29 +866,31 @@ class MixedKSG(BaseEstimator):
     def min_samples(self) -> int:
         return int(self.k) + 1
 
-    @staticmethod
-    def _scale(a):
-        """Columns multiplied by 2^−round(log2 sd): exact, and free of overflow (the sd is the
-        robust standardiser's pre-scale × std, never a square of the raw data)."""
-        st = Standardizer(allow_constant=True).fit(a)
-        sd = st.prescale_ * st.std_
-        sd[st.constant_] = 1.0
-        return a * np.exp2(-np.round(np.log2(sd)))
-
     def _value(self, x, y):
         k = int(self.k)
         n = x.shape[0]
-        x, y = self._scale(x), self._scale(y)
+        x = Standardizer("x", allow_constant=True).fit_transform(x)
+        y = Standardizer("y", allow_constant=True).fit_transform(y)
         z = np.hstack([x, y])
+        tol = tie_tolerance(z)
         rho = kth_distances(z, [k], self.engine)[k]
-        zero = rho == 0
-        # strict counts below the smallest positive float count exactly the zero distances
-        r = np.where(zero, np.nextafter(0.0, 1.0), rho)
+        zero = rho <= tol
+        # zero radius: the points within τ (self included); else strictly closer than ρ − τ
+        r = np.where(zero, tol, rho - tol)
+        strict = not zero.all()
+        if zero.any() and not zero.all():  # two kinds of rows: count each kind on its own
+            def count(a):
+                c = marginal_count(a, r, True, self.engine)
+                c[zero] = marginal_count(a, r, False, self.engine)[zero]
+                return c
+        else:
+            def count(a):
+                return marginal_count(a, r, strict, self.engine)
         ktil = np.full(n, float(k))
         if zero.any():
-            ktil[zero] = marginal_count(z, r, True, self.engine)[zero] + 1
-        nx = marginal_count(x, r, True, self.engine) + 1
-        ny = marginal_count(y, r, True, self.engine) + 1
+            ktil[zero] = marginal_count(z, r, False, self.engine)[zero] + 1
+        nx = count(x) + 1
+        ny = count(y) + 1
         xi = digamma(ktil) + digamma(n) - digamma(nx) - digamma(ny)
         return float(xi.mean()), float(zero.mean())
 

@@ -9,6 +9,7 @@ import pytest
 from scipy.special import digamma
 
 import mibench
+from mibench.preprocessing import standardize
 from mibench.estimators.knn import _prepare, count_1d
 
 # ------------------------------------------------------------------------------------------
@@ -98,10 +99,14 @@ def test_engines_identical_and_per_k(name):
 # ------------------------------------------------------------------------------------------
 
 
-def naive_mixed(x, y, k, log_n=False):
+def naive_mixed(x, y, k):
     """Mixed KSG as Gao et al.'s reference code computes it (counts include the point itself,
-    strict below ρ_i > 0, exact equality at ρ_i = 0, ψ throughout); ``log_n`` uses ln N as that
-    code does, else ψ(N) as mibench does."""
+    strict below ρ_i > 0, equality at ρ_i = 0, ψ throughout; ψ(N) where that code has ln N,
+    ln N − ψ(N) ≈ 1/(2N)), on robustly standardised columns, with distances within
+    τ = 32·ε·max(1, max|z|) taken as equal (mibench's documented tie tolerance)."""
+    x = standardize(x, "x", allow_constant=True)
+    y = standardize(y, "y", allow_constant=True)
+    tau = 32 * np.finfo(float).eps * max(1.0, np.abs(np.hstack([x, y])).max())
     n = len(x)
     dxm = np.abs(x[:, None, :] - x[None, :, :]).max(-1)
     dym = np.abs(y[:, None, :] - y[None, :, :]).max(-1)
@@ -110,16 +115,12 @@ def naive_mixed(x, y, k, log_n=False):
     for i in range(n):
         others = np.delete(np.arange(n), i)
         rho = np.sort(dz[i, others])[k - 1]
-        if rho == 0:
-            kt, nx, ny = np.sum(dz[i] == 0), np.sum(dxm[i] == 0), np.sum(dym[i] == 0)
+        if rho <= tau:
+            kt, nx, ny = np.sum(dz[i] <= tau), np.sum(dxm[i] <= tau), np.sum(dym[i] <= tau)
         else:
-            kt, nx, ny = k, np.sum(dxm[i] < rho), np.sum(dym[i] < rho)
-        total += digamma(kt) + (math.log(n) if log_n else digamma(n)) - digamma(nx) - digamma(ny)
+            kt, nx, ny = k, np.sum(dxm[i] < rho - tau), np.sum(dym[i] < rho - tau)
+        total += digamma(kt) + digamma(n) - digamma(nx) - digamma(ny)
     return total / n
-
-
-def _pow2_scale(a):
-    return a * np.exp2(-np.round(np.log2(a.std(0))))
 
 
 @pytest.mark.parametrize("engine", ["auto", "kdtree", "brute", "sweep"])
@@ -132,11 +133,7 @@ def test_mixed_ksg_matches_naive(engine):
     for x, y in pairs[:3] if engine == "sweep" else pairs:
         for k in (1, 3):
             value = mibench.estimate(x, y, "mixed-ksg", k=k, engine=engine).value
-            expected = naive_mixed(_pow2_scale(x), _pow2_scale(y), k)
-            assert value == pytest.approx(expected, abs=1e-9)
-            # Gao et al.'s code uses ln N for ψ(N): ln N − ψ(N) ≈ 1/(2N)
-            reference = naive_mixed(_pow2_scale(x), _pow2_scale(y), k, log_n=True)
-            assert abs(value - reference) < 1 / len(x)
+            assert value == pytest.approx(naive_mixed(x, y, k), abs=1e-9)
 
 
 def test_mixed_ksg_discrete_and_mixed_accuracy():
@@ -203,9 +200,9 @@ def test_knn_edge_cases(name):
     a = mibench.estimate(x, y, name).value
     b = mibench.estimate(x.astype(np.float32), y.astype(np.float32), name).value
     assert a == pytest.approx(b, abs=0.02)  # float32 rounding moves a few neighbours only
-    if name != "mixed-ksg":  # mixed-ksg does not centre (exact ties); offsets cost precision
-        assert mibench.estimate(1e8 + 1e4 * x, -3 + 1e-4 * y, name).value == \
-            pytest.approx(a, abs=1e-6)
+    assert mibench.estimate(1e8 + 1e4 * x, -3 + 1e-4 * y, name).value == \
+        pytest.approx(a, abs=1e-6)
+    if name != "mixed-ksg":  # mixed-ksg accepts a constant column (it carries no information)
         with pytest.raises(ValueError, match="constant"):
             mibench.estimate(np.ones((50, 1)), y[:50], name)
 
