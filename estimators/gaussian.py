@@ -18,12 +18,12 @@ so
 unbiased for each log-determinant under Gaussianity (the MI itself up to O(n⁻²)); it can be
 negative at independence. ``bias_correction=False`` gives the plug-in.
 
-Why the correction is the default (measured, 10 seeds per cell, n ∈ {500, 5000}; script and
-table: ``benchmarks/nonparam/gaussian_bias_correction.{py,txt}``). On 10 Gaussian tasks
-(1v1-normal-0.75, multinormal-dense-{2,5,25,50}, multinormal-sparse-{5,25},
-independent-normal-{1-1,5-5,25-25}) the corrected RMSE is lower in 18 of 20 cells, and the other 2 are ties within noise (0.0323 vs 0.0321, 0.0093 vs
-0.0082); in high dimension the plug-in is useless: multinormal-dense-50-50-0.5 at n = 500 has
-bias +2.78 (RMSE 2.78) against −0.017 (RMSE 0.11) corrected, at n = 5000 +0.25 against −0.002;
+Why the correction is the default (measured, 10 seeds per cell, n ∈ {500, 5000}; script and table:
+``benchmarks/nonparam/gaussian_bias_correction.{py,txt}``). On 10 Gaussian tasks (1v1-normal-0.75,
+multinormal-dense-{2,5,25,50}, multinormal-sparse-{5,25}, independent-normal-{1-1,5-5,25-25}) the
+corrected RMSE is lower in 18 of 20 cells, and the other 2 are ties within noise (0.0323 vs 0.0321,
+0.0093 vs 0.0082); in high dimension the plug-in is useless: multinormal-dense-50-50-0.5 at n = 500
+has bias +2.78 (RMSE 2.78) against −0.017 (RMSE 0.11) corrected, at n = 5000 +0.25 against −0.002;
 independent-normal-25-25 at n = 5000 +0.062 against −0.0007. On 11 non-Gaussian tasks, where the
 Gaussian fit is misspecified, the plug-in wins 13 of 22 cells, but only where its upward bias
 happens to cancel the model's own error (half_cube-…-25-25 at n = 5000: −0.008 plug-in, −0.071
