@@ -70,10 +70,9 @@ SWEEP_BLOCK = 8192
 def check_ties(a: np.ndarray, name: str, estimator: str) -> None:
     """Refuse discrete / heavily quantised columns (see the module docstring)."""
     n = a.shape[0]
+    Standardizer(name).fit(a)  # a constant column: ValueError naming it
     for j in range(a.shape[1]):
         unique = np.unique(a[:, j]).size
-        if unique == 1:
-            standardize(a[:, j : j + 1], f"{name} (column {j})")
         repeats = n - unique
         if repeats > MAX_TIE_FRACTION * n:
             raise ValueError(
