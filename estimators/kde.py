@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from mibench.api import BaseEstimator
+from mibench.preprocessing import standardize
 
 __all__ = ["KDE", "kde_entropy"]
 
@@ -59,6 +60,8 @@ class KDE(BaseEstimator):
     leave_one_out: exclude each point from its own density estimate.
     """
 
+    version = 2  # robust standardisation (mibench.preprocessing)
+
     def __init__(self, bandwidth="scott", leave_one_out=False):
         self.bandwidth = bandwidth
         self.leave_one_out = leave_one_out
@@ -71,8 +74,6 @@ class KDE(BaseEstimator):
             raise ValueError(f"bandwidth must be 'scott', 'silverman' or > 0, got {b!r}")
 
     def _estimate(self, x, y):
-        from mibench.estimators.knn import standardize
-
         n = x.shape[0]
         x, y = standardize(x, "x"), standardize(y, "y")
         z = np.hstack([x, y])

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from mibench.api import BaseEstimator
+from mibench.preprocessing import standardize
 
 __all__ = ["LogVar", "is_discrete"]
 
@@ -59,6 +60,8 @@ class LogVar(BaseEstimator):
     """
 
     symmetric = False
+
+    version = 2  # robust standardisation of x (and of a continuous y)
 
     def __init__(self, y_discrete="auto", max_classes=50, n_bootstrap=100, seed=0):
         self.y_discrete = y_discrete
@@ -105,10 +108,10 @@ class LogVar(BaseEstimator):
 
     def _estimate(self, x, y):
         n = x.shape[0]
-        std = x.std(axis=0)
-        if np.any(std <= 1e-12 * np.maximum(1.0, np.abs(x.mean(axis=0)))):
-            raise ValueError(f"column {int(np.argmin(std))} of x is constant: log Var = -inf")
-        x = (x - x.mean(axis=0)) / std  # the value is scale-invariant; this conditions it
+        try:  # the value is invariant under affine maps of each column; this conditions it
+            x = standardize(x, "x")
+        except ValueError as exc:
+            raise ValueError(f"{exc} (log Var = -inf)") from None
         discrete = is_discrete(y, self.max_classes) if self.y_discrete == "auto" \
             else bool(self.y_discrete)
         if discrete:
@@ -126,6 +129,7 @@ class LogVar(BaseEstimator):
         else:
             if n <= y.shape[1] + 1:
                 raise ValueError(f"too few samples for the regression on y: n={n}")
+            y = standardize(y, "y", allow_constant=True)  # conditioning only (R² is invariant)
             value = self._continuous_value(x, y)
             fn = lambda idx: self._continuous_value(x[idx], y[idx])  # noqa
         if value is None:

@@ -21,7 +21,8 @@ import numpy as np
 
 from mibench.api import KINDS, BaseEstimator, Estimate
 
-__all__ = ["check_estimator", "estimator_checks", "conformance_data"]
+__all__ = ["check_estimator", "estimator_checks", "conformance_data", "affine_cases",
+           "check_affine_invariance"]
 
 
 def conformance_data(n: int = 300, dim_x: int = 2, dim_y: int = 2, seed: int = 0):
@@ -142,6 +143,52 @@ def check_symmetry(estimator: BaseEstimator) -> None:
     a = _fresh(estimator).estimate(x, y).value
     b = _fresh(estimator).estimate(y, x).value
     assert _close(a, b, 1e-6), f"not symmetric: I(X;Y)={a}, I(Y;X)={b}"
+
+
+#: Messages that an estimator refusing quantised data may give (tie / discreteness refusals).
+TIE_WORDS = ("repeated", "ties", "tie ", "duplicate", "discrete", "quantis")
+
+
+def affine_cases(x: np.ndarray, y: np.ndarray) -> dict:
+    """``label -> (x', y', exact)``: per-column affine maps of (x, y) that leave I(X;Y) unchanged.
+
+    ``exact`` cases only rescale (and shift by amounts the data resolves): every float64 digit
+    survives, so a correct estimator returns the same value up to rounding. The offset case
+    0.5·x + 1e12 keeps only ~1e-4 of x's resolution (float spacing at 1e12 is 1.2e-4): it is
+    quantised, so its value may move by a little, and an estimator that refuses ties may refuse
+    it (with a ValueError naming ties, repeats, duplicates or discrete data; see ``TIE_WORDS``).
+    """
+    mags = np.array([1e-13, 1e160, 1.0, -2.0])[: x.shape[1]]
+    return {
+        "tiny (1e-13·x, 1e-13·y)": (1e-13 * x, 1e-13 * y, True),
+        "huge (1e160·x, 1e160·y)": (1e160 * x, 1e160 * y, True),
+        "huge negative, tiny shifted (−3e160·x, 1e-13·y − 5e-12)":
+            (-3e160 * x, 1e-13 * y - 5e-12, True),
+        "per-column magnitudes (x·[1e-13, 1e160, ...])": (x * mags, y, True),
+        "large offset (0.5·x + 1e12)": (0.5 * x + 1e12, y, False),
+    }
+
+
+def check_affine_invariance(estimator: BaseEstimator, exact_tol: float = 1e-6,
+                            quantised_tol: float = 0.02) -> None:
+    """MI is invariant under a per-column affine map a·x + b: the estimate on each case of
+    :func:`affine_cases` equals the estimate on (x, y), to ``exact_tol`` (relative, for the exact
+    rescalings) or ``quantised_tol`` (absolute, for the offset case, whose data lost all but ~4
+    digits). The offset case may instead be refused with a ValueError about ties (``TIE_WORDS``);
+    refusing any case as "constant", overflowing, or returning another value fails the check.
+    Seeded estimators are compared at the same seed."""
+    x, y = conformance_data()
+    base = _fresh(estimator).estimate(x, y).value
+    for label, (a, b, exact) in affine_cases(x, y).items():
+        try:
+            value = _fresh(estimator).estimate(a, b).value
+        except ValueError as exc:
+            msg = str(exc).lower()
+            assert not exact and any(w in msg for w in TIE_WORDS), \
+                f"{label}: refused with {exc!r} (MI is affine-invariant)"
+            continue
+        ok = _close(value, base, exact_tol) if exact else abs(value - base) <= quantised_tol
+        assert ok, f"{label}: estimate {value!r} differs from {base!r} on the original data"
 
 
 CHECKS: list[Callable[[BaseEstimator], None]] = [
