@@ -293,7 +293,7 @@ class Store:
                 else "1 AS estimator_version" for c in COLUMNS]  # a read-only schema-1 file
         df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs ORDER BY id", self._conn)
         for col in ("params", "diagnostics"):
-            df[col] = [json.loads(v) if v else {} for v in df[col]]
+            df[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in df[col]]
         return df
 
 

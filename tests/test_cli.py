@@ -25,7 +25,7 @@ def _rows(db):
 
 def test_help_on_every_command():
     out = run_cli("--help", check=True).stdout
-    for cmd in ("run", "list", "leaderboard", "bench", "staircase"):
+    for cmd in ("run", "list", "forget", "leaderboard", "bench", "staircase"):
         assert cmd in out
         assert "usage" in run_cli(cmd, "--help", check=True).stdout
 
@@ -207,3 +207,19 @@ def test_kill_9_mid_sweep_then_resume_without_duplicates(tmp_path):
     run_cli(*args[3:], check=True)
     df = mibench.load_results(db)
     assert len(df) == 12 and df.seed.is_unique and (df.status == "ok").all()
+
+
+def test_first_readme_command_has_no_failed_runs(tmp_path):
+    """`run --estimator ksg` on the default suite: the discrete tasks are skipped as not
+    applicable (KSG declares accepts_discrete = False), shown as n/a, never as failures."""
+    db = tmp_path / "readme.sqlite"
+    proc = run_cli("run", "--estimator", "ksg", "-n", "500", "--seeds", "1", "--db", db, "-q",
+                   check=True)
+    n_tasks = len(mibench.list_tasks(suite="default"))
+    assert f"{n_tasks} runs (0 failed, 2 not applicable)" in proc.stdout, proc.stdout
+    assert "failed:" not in proc.stdout
+    row = next(ln for ln in proc.stdout.splitlines() if "labels-4-2-2.0" in ln)
+    assert row.split()[4:8] == ["n/a"] * 4
+    df = mibench.load_results(db)
+    assert sorted(df[df.status == "not applicable"].task_id) == ["labels-4-2-2.0",
+                                                                 "rd-toy-30-0.5"]
