@@ -193,6 +193,15 @@ class Store:
             raise
 
     def close(self) -> None:
+        """Close; the last writer to leave switches the file back to a rollback journal, so that
+        a closed store is one self-contained file (read-only readers then leave no -wal/-shm
+        files beside it, e.g. beside the committed results/results.sqlite)."""
+        if not self.readonly:
+            try:
+                self._conn.execute("PRAGMA busy_timeout = 0")
+                self._conn.execute("PRAGMA journal_mode = DELETE")  # fails if others are open
+            except sqlite3.Error:
+                pass
         self._conn.close()
 
     def __enter__(self) -> "Store":

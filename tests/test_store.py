@@ -237,3 +237,17 @@ def test_forget_stale_versions(tmp_path):
     out = run_cli("forget", "-e", "*", "--stale", "--db", db, check=True)
     assert "removed 1 run " in out.stdout
     assert mibench.load_results(db).estimator_version.tolist() == [1]
+
+
+def test_a_closed_store_is_one_file_and_reading_leaves_none_beside_it(tmp_path):
+    """The last writer switches the file back from WAL, so reading the committed
+    results/results.sqlite (read-only) never leaves -wal/-shm files in a checkout."""
+    path = tmp_path / "one.sqlite"
+    first, second = Store(path), Store(path)  # concurrent writers: WAL while both are open
+    first.add(_row(seed=0))
+    first.close()
+    second.add(_row(seed=1))
+    second.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.sqlite"]
+    assert len(mibench.load_results(path)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.sqlite"]
