@@ -700,6 +700,7 @@ class KSG(BaseEstimator):
 
     _algorithm = 1
     version = 2  # robust standardisation (mibench.preprocessing): same values up to rounding
+    accepts_discrete = False  # refuses repeated values (check_ties); KSG2 and KL inherit it
 
     def __init__(self, k=5, extra_k=(), jitter=1e-10, engine="auto", stderr_splits=0, seed=0):
         self.k = k

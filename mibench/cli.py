@@ -2,7 +2,10 @@
 
 Commands are registered in :data:`COMMANDS`: each is ``(name, help, configure, handler)`` where
 ``configure(parser)`` adds its arguments and ``handler(args) -> int`` runs it. Bad arguments exit
-with status 2 and one line on stderr; failing *runs* are reported and stored, and exit 0.
+with status 2 and one line on stderr, always ``mibench: error: ...``: unknown names, estimator
+entry points that cannot be imported, hyperparameter values the estimator rejects and sample
+sizes below its minimum (all checked once, before any run), and a ``--db`` that is not a usable
+SQLite file. Failing *runs* are reported and stored, and exit 0.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Callable
 
 __all__ = ["main", "COMMANDS", "UsageError"]
@@ -21,7 +25,7 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one clear line instead of usage + error
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -41,8 +45,17 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def parse_set(items: list[str] | None) -> dict:
-    """``key=value`` pairs; values are read as JSON where possible (``k=10`` -> 10)."""
+    """``key=value`` pairs. A value is read as JSON where possible (``k=10`` -> 10,
+    ``extra_k=[3,10]`` -> [3, 10], ``device="cpu"``); a comma-separated list of numbers is a list
+    (``extra_k=3,10`` -> [3, 10]); anything else stays a string (the estimator validates it)."""
     params = {}
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -50,8 +63,17 @@ def parse_set(items: list[str] | None) -> dict:
             raise UsageError(f"--set takes key=value, got {item!r}")
         try:
             params[key.strip()] = json.loads(value)
+            continue
         except json.JSONDecodeError:
-            params[key.strip()] = value
+            pass
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) > 1 and all(parts):
+            try:
+                params[key.strip()] = [_number(p) for p in parts]
+                continue
+            except ValueError:
+                pass
+        params[key.strip()] = value
     return params
 
 
@@ -113,8 +135,12 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def resolve_estimators(names: list[str], params: dict) -> list[tuple[str, dict]]:
-    """Expand estimator patterns and check the hyperparameters once, before any run."""
+def resolve_estimators(names: list[str], params: dict,
+                       n_samples: list[int] | tuple = ()) -> list[tuple[str, dict]]:
+    """Expand estimator patterns and check, once and before any run, that every estimator can
+    be made with ``params``, accepts their values (its ``_validate_params``) and every sample
+    size in ``n_samples`` (its ``min_samples``). Raises :class:`UsageError` naming the estimator
+    and the problem."""
     import mibench
 
     chosen: list[str] = []
@@ -127,8 +153,22 @@ def resolve_estimators(names: list[str], params: dict) -> list[tuple[str, dict]]
         elif name not in chosen:
             chosen.append(name)
     for name in chosen:
-        mibench.make_estimator(name, **params)  # unknown name / hyperparameter -> one line
+        est = mibench.make_estimator(name, **params)  # unknown name / hyperparameter -> one line
+        try:
+            est._validate_params()
+            minimum = int(est.min_samples())
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"estimator {name!r}: {exc}") from None
+        too_small = sorted(n for n in n_samples if n < minimum)
+        if too_small:
+            with_params = f" with {format_params(params)}" if params else ""
+            raise UsageError(f"estimator {name!r}{with_params} needs at least {minimum} samples; "
+                             f"got -n {too_small[0]}")
     return [(name, params) for name in chosen]
+
+
+def format_params(params: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -136,16 +176,21 @@ def _run(args: argparse.Namespace) -> int:
     from mibench.store import default_db_path
 
     params = parse_set(args.params)
-    estimators = resolve_estimators(args.estimator, params)
+    estimators = resolve_estimators(args.estimator, params, args.n_samples)
     task_ids = select_tasks(args.task, args.suite)
     db = args.db or default_db_path()
     df = sweep(estimators, task_ids, args.n_samples, args.seeds, db=db, force=args.force,
                retry_failed=args.retry_failed, progress=not args.quiet)
     print(format_table(summarize(df)))
     n_failed = int((df.status == "failed").sum())
-    print(f"\n{len(df)} runs ({n_failed} failed) stored in {db}")
+    n_na = int((df.status == "not applicable").sum())
+    na = f", {n_na} not applicable" if n_na else ""
+    print(f"\n{len(df)} runs ({n_failed} failed{na}) stored in {db}")
     for line in first_errors(df):
         print(f"  failed: {line}")
+    if n_na:
+        print("  n/a: not run, the estimator declares that it cannot handle the task's discrete "
+              "variables (accepts_discrete = False)")
     return 0
 
 
@@ -156,9 +201,14 @@ def format_table(table) -> str:
     fmt = {c: "{:.4f}".format for c in ("true_mi", "mean", "std", "bias")}
     fmt["time_s"] = "{:.3f}".format
     shown = table.copy()
+    skipped = (shown["ok"] == 0) & (shown["failed"] == 0) if "n/a" in shown else None
     for col, f in fmt.items():
         if col in shown:
             shown[col] = [("—" if v != v else f(v)) for v in shown[col]]  # NaN -> dash
+            if skipped is not None and col != "true_mi":
+                shown.loc[skipped, col] = "n/a"
+    if "n/a" in shown and not shown["n/a"].any():
+        shown = shown.drop(columns="n/a")
     return shown.to_string(index=False)
 
 
@@ -173,19 +223,22 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    import mibench
+    import fnmatch
 
-    if args.what == "estimators":
+    import mibench
+    from mibench.registry import PluginLoadError, estimators
+
+    wrap = None
+    if args.what == "estimators":  # from the registry's metadata: no estimator module imported
         rows = []
         for name in mibench.list_estimators(args.pattern):
             try:
-                est = mibench.make_estimator(name)
-                rows.append({"name": name, "kind": est.kind, "class": type(est).__name__,
-                             "source": mibench.registry.estimator_source(name),
-                             "summary": (type(est).__doc__ or "").strip().splitlines()[0]})
-            except Exception as exc:  # a broken entry is listed, not fatal
-                rows.append({"name": name, "kind": "?", "class": "?", "source": "?",
-                             "summary": f"cannot load: {type(exc).__name__}: {exc}"})
+                rows.append(estimators.describe(name))
+            except (PluginLoadError, ValueError, TypeError) as exc:  # listed, not fatal
+                spec = estimators.spec(name)
+                cause = exc.__cause__ if isinstance(exc, PluginLoadError) else exc
+                rows.append({"name": name, "kind": "?", "class": "?", "source": spec.source,
+                             "summary": f"failed to load: {cause}"})
     elif args.what == "tasks":
         rows = []
         for tid in mibench.list_tasks(args.pattern, suite=args.suite):
@@ -199,15 +252,94 @@ def _list(args: argparse.Namespace) -> int:
 
         rows = [{"suite": s, "tasks": len(mibench.list_tasks(suite=s)),
                  "members": " ".join(_suite_table()[s])}
-                for s in mibench.list_suites() if __import__("fnmatch").fnmatch(s, args.pattern)]
+                for s in mibench.list_suites() if fnmatch.fnmatch(s, args.pattern)]
+        wrap = "members"
     if args.json:
         print(json.dumps(rows, indent=2))
     elif rows:
-        import pandas as pd
-
-        print(pd.DataFrame(rows).to_string(index=False))
+        print(text_table(rows, wrap=wrap))
     else:
         print(f"(no {args.what} match {args.pattern!r})")
+    return 0
+
+
+def text_table(rows: list[dict], wrap: str | None = None, width: int | None = None) -> str:
+    """Rows of equal keys as aligned text columns (numbers right-aligned). The column ``wrap``
+    is wrapped at word boundaries so that no line exceeds ``width`` (default: the terminal's
+    width, at least 60); other long cells are cut with an ellipsis."""
+    import shutil
+    import textwrap
+
+    width = width or max(60, shutil.get_terminal_size((100, 24)).columns)
+    cols = list(rows[0])
+    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
+    right = [all(isinstance(r.get(c), (int, float)) for r in rows) for c in cols]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    last = len(cols) - 1
+    fixed = sum(w + 2 for w in widths[:last])
+    room = max(20, width - fixed)
+    widths[last] = min(widths[last], room)
+
+    def line(values):
+        parts = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]
+        return "  ".join(parts).rstrip()
+
+    out = [line(cols)]
+    for row in cells:
+        tail = row[last]
+        if cols[last] == wrap:
+            pieces = textwrap.wrap(tail, room, break_on_hyphens=False) or [""]
+        else:
+            pieces = [tail if len(tail) <= room else tail[: room - 1] + "…"]
+        out.append(line(row[:last] + [pieces[0]]))
+        out += [line([""] * last + [p]) for p in pieces[1:]]
+    return "\n".join(out)
+
+
+# -- forget -------------------------------------------------------------------------------------
+
+
+def _configure_forget(p: argparse.ArgumentParser) -> None:
+    p.description = ("Delete stored runs, e.g. the failed runs of a mistyped --set, or the runs "
+                     "of an estimator version that is no longer current. Selects runs by "
+                     "estimator (required: a name or fnmatch pattern), and optionally by task, "
+                     "status and staleness; prints how many it removed.")
+    p.add_argument("--estimator", "-e", required=True, metavar="PATTERN",
+                   help="estimator name or fnmatch pattern (as stored, e.g. ksg or 'ksg*')")
+    p.add_argument("--task", "-t", default="*", metavar="PATTERN",
+                   help="task id or fnmatch pattern (default: every task)")
+    p.add_argument("--status", choices=["ok", "failed", "not-applicable"], action="append",
+                   help="only runs with this status (repeatable; default: any)")
+    p.add_argument("--stale", action="store_true",
+                   help="only runs of an estimator version older than the current one")
+    p.add_argument("--db", help="results database (default: $MIBENCH_DB or "
+                                "~/.local/share/mibench/results.sqlite)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="count the runs that would be removed, remove nothing")
+
+
+def _forget(args: argparse.Namespace) -> int:
+    from mibench.registry import estimator_version
+    from mibench.store import Store, default_db_path
+
+    db = Path(args.db or default_db_path()).expanduser()
+    if not db.exists():
+        raise UsageError(f"no results database at {db}")
+    status = None if not args.status else [s.replace("-", " ") for s in args.status]
+    with Store(db) as store:
+        stale = None
+        if args.stale:
+            stale = {}
+            for name in store.estimator_names():
+                try:
+                    stale[name] = estimator_version(name)
+                except Exception:  # an estimator that no longer exists: nothing is current
+                    stale[name] = 1 << 62
+        ids = store.select(args.estimator, args.task, status, stale)
+        if not args.dry_run:
+            store.delete(ids)
+    what = "would remove" if args.dry_run else "removed"
+    print(f"{what} {len(ids)} run{'s' if len(ids) != 1 else ''} from {db}")
     return 0
 
 
@@ -216,6 +348,8 @@ def _list(args: argparse.Namespace) -> int:
 COMMANDS: list[tuple[str, str, Callable | str, Callable | str]] = [
     ("run", "run estimators on tasks and store every run", _configure_run, _run),
     ("list", "list estimators, tasks or suites", _configure_list, _list),
+    ("forget", "delete stored runs (e.g. failed runs of a typo, or stale versions)",
+     _configure_forget, _forget),
     ("leaderboard", "regenerate results/ (tables, figures) from the store",
      "mibench.leaderboard:configure_leaderboard", "mibench.leaderboard:run_leaderboard"),
     ("bench", "run the whole matrix (and consistency checks), then the leaderboard",
@@ -243,15 +377,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from mibench.registry import NotRegisteredError
+    from mibench.store import StoreError
 
     try:
         args = build_parser().parse_args(argv)
         return args.handler(args)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (NotRegisteredError, ValueError, TypeError) as exc:
-        print(f"mibench: error: {exc}", file=sys.stderr)
+    except (UsageError, NotRegisteredError, StoreError, ValueError, TypeError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"mibench: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted: finished runs are stored; re-run the command to resume",

@@ -36,6 +36,13 @@ suite's tasks (ties: by name). Also shown: the share of tasks within the band an
 bmi score. Dependence measures are ranked separately by Spearman's ρ between their mean value and
 the true MI across the tasks of each family (families with ≥ 3 tasks), averaged over families.
 
+Not applicable: runs stored with status "not applicable" (the estimator declares it cannot
+handle the task, e.g. ``accepts_discrete = False`` on a discrete task) are never failures: they
+are listed in their own section and count as "not run" in the rankings.
+
+Versions: only each estimator's newest stored ``estimator_version`` is used (older runs are
+counted in the provenance, ``python -m mibench forget --stale`` deletes them).
+
 Samples needed: per task, the smallest stored n from which the estimate stays within the band
 at every larger stored n (needs ≥ 2 stored n).
 """
@@ -82,6 +89,7 @@ class Leaderboard:
     failures: list  # [(label, task, n, failed, runs, first error)]
     suite: str | None = None
     figures: list = field(default_factory=list)
+    not_applicable: list = field(default_factory=list)  # [(label, task, n, reason)]
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -221,8 +229,18 @@ def build(df, suite: str | None = None, n_samples: int | None = None) -> Leaderb
     from mibench.registry import list_suites, list_tasks
 
     df = df.copy()
+    n_stale = 0
+    if len(df) and "estimator_version" in df:  # only each estimator's newest stored version
+        newest = df.groupby("estimator").estimator_version.transform("max")
+        n_stale = int((df.estimator_version != newest).sum())
+        df = df[df.estimator_version == newest]
     labels = _labels(df) if len(df) else {}
     df["label"] = [labels[k] for k in zip(df.estimator, df.params_hash)]
+    skipped = df.status == "not applicable" if len(df) else df.status
+    not_applicable = sorted({(r.label, r.task_id, int(r.n_samples), str(r.error))
+                             for r in df[skipped].itertuples()}) if len(df) else []
+    provenance = _provenance(df, n_stale)
+    df = df[~skipped] if len(df) else df
     is_cons = df.task_id.map(is_consistency_task).astype(bool) if len(df) else df.task_id
     cons = df[is_cons] if len(df) else df
     acc = df[~is_cons] if len(df) else df
@@ -312,7 +330,8 @@ def build(df, suite: str | None = None, n_samples: int | None = None) -> Leaderb
                                  str(bad.error.iloc[0]).splitlines()[0]))
     return Leaderboard(cells=cells, n=n_sel, ns=ns, rankings=rankings, dependence=dependence,
                        consistency=consistency, samples_needed=samples,
-                       provenance=_provenance(df), failures=failures, suite=suite)
+                       provenance=provenance, failures=failures, suite=suite,
+                       not_applicable=not_applicable)
 
 
 def _ranking(at_n, task_ids, consistency):
@@ -395,7 +414,7 @@ def _samples_needed(cells):
     return pd.DataFrame(rows)
 
 
-def _provenance(df):
+def _provenance(df, n_stale=0):
     if not len(df):
         return [("runs", "0")]
 
@@ -404,8 +423,13 @@ def _provenance(df):
         return ", ".join(vals) or "—"
 
     ok = int((df.status == "ok").sum())
+    failed = int((df.status == "failed").sum())
+    na = len(df) - ok - failed
+    runs = f"{len(df)} ({ok} ok, {failed} failed" + (f", {na} not applicable)" if na else ")")
+    if n_stale:
+        runs += f"; {n_stale} runs of older estimator versions ignored"
     return [
-        ("runs", f"{len(df)} ({ok} ok, {len(df) - ok} failed)"),
+        ("runs", runs),
         ("estimators", str(df.estimator.nunique())),
         ("tasks", str(df[~df.task_id.map(is_consistency_task).astype(bool)].task_id.nunique())),
         ("mibench version", uniq("mibench_version")),
@@ -538,6 +562,14 @@ def render_markdown(lb: Leaderboard) -> str:
                       else "bmi score")
         out += [_md_table(["estimator", "kind", "mean ± std", "bias", "RMSE", score_head,
                            "ok", "time (s)", "flags"], _task_rows(sub)), ""]
+    if lb.not_applicable:
+        out += ["## Not applicable", "",
+                "Not run: the estimator declares that it cannot handle the task (e.g. "
+                "`accepts_discrete = False` on a task with a discrete variable). Not failures; "
+                "in the rankings such a task counts as not run.", ""]
+        out += [_md_table(["estimator", "task", "n", "reason"],
+                          ([f"`{lab}`", f"`{t}`", n, reason.removeprefix("not applicable: ")]
+                           for lab, t, n, reason in lb.not_applicable)), ""]
     out += ["## Failures", ""]
     if lb.failures:
         out += [_md_table(["estimator", "task", "n", "failed", "first error"],
@@ -644,6 +676,11 @@ def render_html(lb: Leaderboard) -> str:
                             if x),) * 2]
         rows.append(vals)
     parts += ["<h2>All cells (estimator × task × n)</h2>", _html_table(header, rows)]
+    if lb.not_applicable:
+        parts += ["<h2>Not applicable (not run; not failures)</h2>",
+                  _html_table(["estimator", "task", "n", "reason"],
+                              [[(lab, lab), (t, t), (n, n), (r, r)]
+                               for lab, t, n, r in lb.not_applicable])]
     parts.append(f"<script>{_JS}</script></body></html>")
     return "\n".join(parts) + "\n"
 
@@ -710,8 +747,22 @@ def check(lb: Leaderboard, out: str | os.PathLike) -> list[str]:
 # -- command line -------------------------------------------------------------------------------
 
 
+def store_for(db, out) -> Path:
+    """The store of an output folder: ``--db`` when given, else the folder's own
+    ``OUT/results.sqlite`` when it exists (``results/results.sqlite`` for the committed
+    ``results/``), else the default store ($MIBENCH_DB or ~/.local/share/...). So a folder is
+    always read, checked and regenerated from the store it was generated from."""
+    from mibench.store import default_db_path
+
+    if db:
+        return Path(db).expanduser()
+    own = Path(out) / "results.sqlite"
+    return own if own.is_file() else default_db_path()
+
+
 def _add_common(p, default_out="results"):
-    p.add_argument("--db", help="results database (default: $MIBENCH_DB or "
+    p.add_argument("--db", help="results database (default: OUT/results.sqlite when the output "
+                                "folder has one, else $MIBENCH_DB or "
                                 "~/.local/share/mibench/results.sqlite)")
     p.add_argument("--out", default=default_out, help="output folder (default: results)")
     p.add_argument("--suite", "-s", help="restrict the tables to the tasks of this suite")
@@ -730,21 +781,28 @@ def configure_leaderboard(p: argparse.ArgumentParser) -> None:
 
 def _load(db):
     from mibench.cli import UsageError
-    from mibench.store import default_db_path, load_results
+    from mibench.store import load_results
 
     try:
-        return load_results(db or default_db_path())
+        return load_results(db)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
-    lb = build(_load(args.db), suite=args.suite, n_samples=args.n_samples)
+    import shlex
+
+    db = store_for(args.db, args.out)
+    lb = build(_load(db), suite=args.suite, n_samples=args.n_samples)
     if args.check:
         problems = check(lb, args.out)
         if problems:
+            again = ["python", "-m", "mibench", "leaderboard", "--db", str(db), "--out",
+                     str(args.out)]
+            again += ["--suite", args.suite] if args.suite else []
+            again += ["--n-samples", str(args.n_samples)] if args.n_samples else []
             print(f"{args.out} is out of date: {'; '.join(problems)} "
-                  f"(regenerate: python -m mibench leaderboard)")
+                  f"(regenerate: {shlex.join(again)})")
             return 1
         print(f"{args.out} is up to date")
         return 0
@@ -777,10 +835,11 @@ def run_bench(args: argparse.Namespace) -> int:
     from mibench.runner import sweep
     from mibench.store import default_db_path
 
-    estimators = resolve_estimators(args.estimator, {})
+    sizes = [] if args.no_consistency else [args.consistency_n]
+    estimators = resolve_estimators(args.estimator, {}, [*args.n_samples, *sizes])
     suite = args.suite or "default"
     task_ids = select_tasks(None, suite)
-    db = args.db or default_db_path()
+    db = store_for(args.db, args.out)
     df = sweep(estimators, task_ids, args.n_samples, args.seeds, db=db,
                retry_failed=args.retry_failed, progress=not args.quiet)
     print(f"{len(df)} runs ({int((df.status == 'failed').sum())} failed) stored in {db}")

@@ -3,15 +3,28 @@
 Registration is data: a name maps to an entry point ``"package.module:attr"`` (imported only when
 the name is first *made*) plus default keyword arguments. Built-in entries come from the tables in
 :mod:`mibench.estimators` and :mod:`mibench.tasks`; third-party packages add entries through the
-entry-point groups ``mibench.estimators`` and ``mibench.tasks``, read on the first look-up (never at
-``import mibench``). A plug-in that fails to load warns and is skipped.
+entry-point groups ``mibench.estimators`` and ``mibench.tasks``.
+
+Plug-ins are lazy too. The *names* of estimator entry points are read on the first look-up (never
+at ``import mibench``); a plug-in's module is imported only when its name is made (or listed with
+its kind), so a slow or broken plug-in costs nothing to ``estimate(x, y, "gaussian")``. A plug-in
+estimator that fails to import raises :class:`PluginLoadError` naming it and its distribution.
+Task plug-ins are loaded on the first task look-up (a task's id is known only from the task
+itself); one that fails to load warns and is skipped.
+
+Built-in estimator entries carry their ``kind`` as metadata (``("module:Class", "kind")`` in
+:data:`mibench.estimators.BUILTIN`), so ``list estimators`` describes them without importing a
+single estimator module (torch stays unimported); a test checks the metadata against the classes.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import fnmatch
+import functools
 import importlib
+import importlib.util
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -22,6 +35,8 @@ from mibench.api import BaseEstimator, Task
 
 __all__ = [
     "NotRegisteredError",
+    "EntryPointError",
+    "PluginLoadError",
     "Spec",
     "Registry",
     "estimators",
@@ -31,6 +46,8 @@ __all__ = [
     "register_suite",
     "list_estimators",
     "make_estimator",
+    "estimator_class",
+    "estimator_version",
     "list_tasks",
     "list_suites",
     "make_task",
@@ -45,27 +62,73 @@ class NotRegisteredError(LookupError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+class EntryPointError(ValueError):
+    """A ``"package.module:attr"`` that cannot be imported (no such module or attribute, or the
+    module raised while importing)."""
+
+
+class PluginLoadError(EntryPointError):
+    """A plug-in estimator (an entry point of another distribution) that failed to load."""
+
+
 @dataclass(frozen=True)
 class Spec:
-    """One registry entry."""
+    """One registry entry. ``kind`` is metadata of built-in estimators (None: ask the class)."""
 
     name: str
     entry_point: str | Callable[..., Any]
     kwargs: dict = field(default_factory=dict)
     source: str = "mibench"  # "mibench", "user" or the distribution name of a plug-in
+    kind: str | None = None
+    plugin: bool = False  # an entry point of another distribution, imported on first use
 
 
 def load_entry_point(entry_point: str | Callable[..., Any]) -> Any:
-    """Import ``"package.module:attr"`` (attr may be dotted) and return the object."""
+    """Import ``"package.module:attr"`` (attr may be dotted) and return the object.
+
+    Raises :class:`EntryPointError` (a ``ValueError``) naming the entry point when the module
+    or the attribute does not exist, or when importing the module raises."""
     if not isinstance(entry_point, str):
         return entry_point
     module_name, sep, attr = entry_point.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"entry point must look like 'package.module:attr', got {entry_point!r}")
-    obj: Any = importlib.import_module(module_name)
+        raise EntryPointError(
+            f"entry point must look like 'package.module:attr', got {entry_point!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or anything the module raised while importing
+        raise EntryPointError(f"cannot import module {module_name!r} of {entry_point!r}: "
+                              f"{type(exc).__name__}: {exc}") from exc
     for part in attr.split("."):
-        obj = getattr(obj, part)
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise EntryPointError(f"module {module_name!r} has no attribute {attr!r} "
+                                  f"(entry point {entry_point!r})") from None
     return obj
+
+
+@functools.lru_cache(maxsize=None)
+def _class_docs(module_name: str) -> dict[str, str]:
+    """Docstrings of the top-level classes of a module, parsed from its source (not imported)."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            return {}
+        with open(spec.origin, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (ImportError, OSError, SyntaxError, ValueError):
+        return {}
+    return {node.name: ast.get_docstring(node) or "" for node in tree.body
+            if isinstance(node, ast.ClassDef)}
+
+
+def class_summary(entry_point: str) -> str:
+    """First line of the docstring of the class behind ``"package.module:Class"``, read from
+    the module's source without importing it ("" when it cannot be found)."""
+    module_name, _, attr = entry_point.partition(":")
+    doc = _class_docs(module_name).get(attr, "").strip()
+    return doc.splitlines()[0] if doc else ""
 
 
 def _natural_key(name: str) -> list:
@@ -99,6 +162,20 @@ class Registry:
         self._ensure_loaded()
         self._add(Spec(name, entry_point, dict(kwargs or {}), source), override)
 
+    @staticmethod
+    def _builtin_spec(name: str, entry: Any) -> Spec:
+        """A built-in table entry: ``"module:attr"`` or a tuple of it with a kwargs dict and/or
+        a kind string (``("module:Class", "estimate")``, ``("module:factory", {...})``)."""
+        if isinstance(entry, str):
+            return Spec(name, entry)
+        target, kwargs, kind = entry[0], {}, None
+        for extra in entry[1:]:
+            if isinstance(extra, dict):
+                kwargs = dict(extra)
+            else:
+                kind = extra
+        return Spec(name, target, kwargs, "mibench", kind)
+
     def _add(self, spec: Spec, override: bool = False) -> None:
         if spec.name in self._specs and not override:
             raise ValueError(
@@ -114,8 +191,7 @@ class Registry:
         self._loaded = True
         if self._builtin:
             for name, entry in load_entry_point(self._builtin).items():
-                target, kwargs = (entry, {}) if isinstance(entry, str) else entry
-                self._add(Spec(name, target, dict(kwargs), "mibench"))
+                self._add(self._builtin_spec(name, entry))
         self._load_plugins()
 
     def _load_plugins(self) -> None:
@@ -132,9 +208,8 @@ class Registry:
                 )
 
     def _register_plugin(self, ep: metadata.EntryPoint, source: str) -> None:
-        obj = ep.load()
-        self._add(Spec(ep.name, ep.value, {}, source))
-        self._cache[ep.name] = obj
+        """Register the entry point's name only; its module is imported by :meth:`load`."""
+        self._add(Spec(ep.name, ep.value, {}, source, plugin=True))
 
     # -- look-up -------------------------------------------------------------------------
     def names(self, pattern: str = "*") -> list[str]:
@@ -165,10 +240,35 @@ class Registry:
         return f"unknown {self.what} {name!r}{hint}"
 
     def load(self, name: str) -> Any:
-        """The object behind ``name`` (imported on first use)."""
+        """The object behind ``name`` (imported on first use). A plug-in that fails to import
+        raises :class:`PluginLoadError` naming the plug-in and its distribution."""
         if name not in self._cache:
-            self._cache[name] = load_entry_point(self.spec(name).entry_point)
+            spec = self.spec(name)
+            try:
+                self._cache[name] = load_entry_point(spec.entry_point)
+            except EntryPointError as exc:
+                if not spec.plugin:
+                    raise
+                cause = exc.__cause__ or exc
+                raise PluginLoadError(
+                    f"{self.what} plug-in {name!r} (from {spec.source}) failed to load: "
+                    f"{type(cause).__name__}: {cause}") from exc
         return self._cache[name]
+
+    def describe(self, name: str) -> dict:
+        """``name``, ``kind``, ``class``, ``source`` and a one-line ``summary``; from the
+        metadata alone where there is a kind (built-ins: no import), else from the loaded class.
+        Raises what :meth:`load` raises."""
+        spec = self.spec(name)
+        target = spec.entry_point
+        if spec.kind is not None and isinstance(target, str):
+            return {"name": name, "kind": spec.kind, "class": target.rpartition(":")[2],
+                    "source": spec.source, "summary": class_summary(target)}
+        cls = self.load(name)
+        doc = (getattr(cls, "__doc__", None) or "").strip()
+        return {"name": name, "kind": getattr(cls, "kind", "?"),
+                "class": getattr(cls, "__name__", "?"), "source": spec.source,
+                "summary": doc.splitlines()[0] if doc else ""}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,18 +294,34 @@ def list_estimators(pattern: str = "*") -> list[str]:
     return estimators.names(pattern)
 
 
+def estimator_class(name: str) -> tuple[type[BaseEstimator], dict]:
+    """The class behind an estimator name (or ``"package.module:Class"``) and its registered
+    default keyword arguments; nothing is instantiated or run."""
+    if ":" in name:
+        cls, defaults = load_entry_point(name), {}
+    else:
+        cls, defaults = estimators.load(name), estimators.spec(name).kwargs
+    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
+        raise TypeError(f"{name!r} does not point to a subclass of mibench.BaseEstimator")
+    return cls, defaults
+
+
+def estimator_version(name: str) -> int:
+    """The numerics version of an estimator (its class attribute ``version``; see
+    :class:`mibench.api.BaseEstimator`), read without running it."""
+    version = getattr(estimator_class(name)[0], "version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise TypeError(f"{name!r}: the class attribute 'version' must be an integer >= 1, "
+                        f"got {version!r}")
+    return version
+
+
 def make_estimator(name: str, **params: Any) -> BaseEstimator:
     """Instantiate a registered estimator, or any ``"package.module:Class"`` without registering.
 
     ``params`` override the registered defaults. Unknown hyperparameters raise ``ValueError``.
     """
-    if ":" in name:
-        cls, defaults = load_entry_point(name), {}
-    else:
-        spec = estimators.spec(name)
-        cls, defaults = estimators.load(name), spec.kwargs
-    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
-        raise TypeError(f"{name!r} does not point to a subclass of mibench.BaseEstimator")
+    cls, defaults = estimator_class(name)
     merged = {**defaults, **params}
     valid = set(cls._param_names())
     unknown = sorted(set(merged) - valid)
@@ -234,7 +350,7 @@ class _TaskRegistry(Registry):
     give a :class:`Task` or a callable returning one or several tasks."""
 
     def _register_plugin(self, ep: metadata.EntryPoint, source: str) -> None:
-        obj = ep.load()
+        obj = ep.load()  # a task's id is known only from the task: load now (isolated)
         if callable(obj) and not isinstance(obj, Task):
             obj = obj()
         found = [obj] if isinstance(obj, Task) else list(obj)

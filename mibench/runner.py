@@ -1,12 +1,16 @@
 """Run estimators on tasks: one captured run at a time, stored as soon as it finishes.
 
 A failing run never stops a sweep: its exception becomes a stored row with ``status="failed"``
-and the error text. Runs already in the store are skipped (resume) unless ``force=True``.
+and the error text. A cell the estimator declares it cannot handle (``accepts_discrete = False``
+and a task flagging a discrete variable) is not run: it is stored with ``status="not
+applicable"``. Runs already in the store under the estimator's current ``version`` are skipped
+(resume) unless ``force=True``; runs of an older version are recomputed.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
 import subprocess
@@ -17,10 +21,12 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from mibench.api import Task
-from mibench.registry import estimator_source, make_estimator, make_task
-from mibench.store import Store, params_hash
+from mibench.registry import (estimator_class, estimator_source, estimator_version,
+                              make_estimator, make_task)
+from mibench.store import Store, canonical_json, params_hash
 
-__all__ = ["RunKey", "run_one", "sweep", "summarize", "plan", "git_revision", "machine_summary"]
+__all__ = ["RunKey", "run_one", "sweep", "summarize", "plan", "git_revision", "machine_summary",
+           "not_applicable"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,7 +64,7 @@ class RunKey:
     """One cell of a sweep."""
 
     estimator: str
-    params: tuple  # sorted (key, value) pairs of the user's overrides
+    params: str  # canonical JSON of the user's overrides (values may be lists)
     task_id: str
     n_samples: int
     seed: int
@@ -72,15 +78,31 @@ def _stored_params(estimator: str, overrides: dict) -> dict:
     return params
 
 
+def not_applicable(estimator: str, task: Task) -> str | None:
+    """Why ``estimator`` does not apply to ``task`` (None when it does): a class with
+    ``accepts_discrete = False`` on a task whose ``params`` flag ``discrete_x``/``discrete_y``."""
+    cls = estimator_class(estimator)[0]
+    if getattr(cls, "accepts_discrete", True):
+        return None
+    flagged = [v for v in ("x", "y") if task.params.get(f"discrete_{v}")]
+    if not flagged:
+        return None
+    return (f"not applicable: {cls.__name__} declares accepts_discrete = False and "
+            f"{' and '.join(flagged)} of {task.id} {'is' if len(flagged) == 1 else 'are'} "
+            f"discrete")
+
+
 def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int) -> dict:
     """Run one estimator on one task sample; never raises for a failure of the estimator.
 
     The sample is ``task.sample(n_samples, seed)`` and the estimator's own ``seed`` (if it has
-    one) is set to ``seed``. Returns a row for :class:`mibench.store.Store`.
+    one) is set to ``seed``. Returns a row for :class:`mibench.store.Store`; a cell that is
+    :func:`not_applicable` is not run (``status="not applicable"``, the reason in ``error``).
     """
     stored = _stored_params(estimator, params)
     row: dict[str, Any] = {
         "estimator": estimator,
+        "estimator_version": estimator_version(estimator),
         "params": stored,
         "params_hash": params_hash(stored),
         "task_id": task.id,
@@ -93,6 +115,11 @@ def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int)
         "git_revision": git_revision(),
         "machine": machine_summary(),
     }
+    reason = not_applicable(estimator, task)
+    if reason is not None:
+        row.update(value=None, kind=None, stderr=None, wall_time_s=None,
+                   status="not applicable", error=reason, diagnostics={})
+        return row
     try:
         est = make_estimator(estimator, **params)
         if "seed" in est.get_params():
@@ -117,7 +144,7 @@ def plan(estimators: Sequence[tuple[str, dict]], task_ids: Sequence[str],
          n_samples: Sequence[int], seeds: Sequence[int]) -> list[RunKey]:
     """Every (estimator, task, n, seed) cell, in a stable order."""
     return [
-        RunKey(name, tuple(sorted(params.items())), t, int(n), int(s))
+        RunKey(name, canonical_json(params), t, int(n), int(s))
         for name, params in estimators
         for t in task_ids
         for n in n_samples
@@ -147,31 +174,33 @@ def sweep(
         estimators = [(estimators, {})]
     by_id = {t.id: t for t in (t if isinstance(t, Task) else make_task(t) for t in tasks)}
     cells = plan(estimators, list(by_id), n_samples, seeds)
-    hashes = {(name, tuple(sorted(p.items()))): params_hash(_stored_params(name, p))
+    hashes = {(name, canonical_json(p)): params_hash(_stored_params(name, p))
               for name, p in estimators}
-    skip_status = ("ok",) if retry_failed else ("ok", "failed")
+    versions = {name: estimator_version(name) for name, _ in estimators}
+    skip_status = ("ok", "not applicable") if retry_failed else ("ok", "failed", "not applicable")
     with Store(db) as store:
         todo = [
             c for c in cells
-            if force or not store.has(c.estimator, hashes[(c.estimator, c.params)], c.task_id,
-                                      c.n_samples, c.seed, status=skip_status)
+            if force or not store.has(c.estimator, versions[c.estimator],
+                                      hashes[(c.estimator, c.params)], c.task_id, c.n_samples,
+                                      c.seed, status=skip_status)
         ]
         bar = _progress(len(todo), len(cells), enabled=progress)
         try:
             for cell in todo:
                 bar.set_postfix_str(f"{cell.estimator} · {cell.task_id} · n={cell.n_samples} "
                                     f"· seed={cell.seed}", refresh=False)
-                row = run_one(cell.estimator, dict(cell.params), by_id[cell.task_id],
+                row = run_one(cell.estimator, json.loads(cell.params), by_id[cell.task_id],
                               cell.n_samples, cell.seed)
                 store.add(row, replace=True if force or retry_failed else False)
                 bar.update(1)
         finally:
             bar.close()
         df = store.dataframe()
-    keys = {(c.estimator, hashes[(c.estimator, c.params)], c.task_id, c.n_samples, c.seed)
-            for c in cells}
-    mask = [k in keys for k in zip(df.estimator, df.params_hash, df.task_id, df.n_samples,
-                                   df.seed)]
+    keys = {(c.estimator, versions[c.estimator], hashes[(c.estimator, c.params)], c.task_id,
+             c.n_samples, c.seed) for c in cells}
+    mask = [k in keys for k in zip(df.estimator, df.estimator_version, df.params_hash,
+                                   df.task_id, df.n_samples, df.seed)]
     return df[mask].reset_index(drop=True)
 
 
@@ -185,7 +214,8 @@ def _progress(total: int, cells: int, enabled: bool):
 
 def summarize(df):
     """Per estimator × task × n: true MI, mean and std of the estimate over seeds, bias, mean
-    wall time, counts of ok and failed runs. Failed runs are counted, never dropped silently."""
+    wall time, counts of ok, failed and not-applicable runs. Failed runs are counted, never
+    dropped silently."""
     import pandas as pd
 
     if df.empty:
@@ -198,6 +228,7 @@ def summarize(df):
         time_s=("wall_time_s", "mean"),
         ok=("status", lambda s: int((s == "ok").sum())),
         failed=("status", lambda s: int((s == "failed").sum())),
+        **{"n/a": ("status", lambda s: int((s == "not applicable").sum()))},
     ).reset_index()
     out.insert(out.columns.get_loc("std") + 1, "bias", out["mean"] - out["true_mi"])
     return out.rename(columns={"task_id": "task", "n_samples": "n"})

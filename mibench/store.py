@@ -3,14 +3,30 @@
 Location: ``--db PATH`` on the command line, else the ``MIBENCH_DB`` environment variable, else
 ``$XDG_DATA_HOME/mibench/results.sqlite`` (``~/.local/share/mibench/results.sqlite``).
 
-A run is identified by (estimator, params_hash, task_id, n_samples, seed); a UNIQUE constraint
-on that key means that two processes writing the same database never duplicate a row, and a
-re-run skips what is stored (resume). The database runs in WAL mode with a busy timeout, so
-concurrent writers wait for each other instead of failing.
+A run is identified by (estimator, estimator_version, params_hash, task_id, n_samples, seed); a
+UNIQUE constraint on that key means that two processes writing the same database never duplicate
+a row, and a re-run skips what is stored (resume). ``estimator_version`` is the class attribute
+``version`` of the estimator (:class:`mibench.api.BaseEstimator`), bumped whenever a change alters
+its numbers: a stored run is reused only while its version is the estimator's current one, so a
+change of numerics re-computes instead of serving the old value (the old rows stay, and the
+leaderboard uses each estimator's newest stored version; ``python -m mibench forget --stale``
+deletes them). The git revision is stored as provenance only (not in the key: a change elsewhere
+in the code must not invalidate every run).
+
+``status`` is ``ok``, ``failed`` (the run raised; ``error`` holds the text) or ``not applicable``
+(never run: the estimator declares ``accepts_discrete = False`` and the task has a discrete
+variable). The database runs in WAL mode with a busy timeout, so concurrent writers wait for each
+other instead of failing. Reading (:func:`load_results`) opens the file read-only and never
+changes it; opening a store for writing migrates a schema-1 file (no ``estimator_version``
+column: its rows get version 1) in place, in one transaction.
+
+A path that cannot be used (a directory, a file that is not SQLite, an unwritable place) raises
+:class:`StoreError` with one line naming the path and the reason.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -18,13 +34,19 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+from urllib.parse import quote
 
-__all__ = ["default_db_path", "params_hash", "Store", "load_results", "COLUMNS"]
+__all__ = ["default_db_path", "params_hash", "Store", "StoreError", "load_results", "COLUMNS",
+           "STATUSES"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Run statuses: ok, failed (raised; error text stored), not applicable (skipped, never run).
+STATUSES = ("ok", "failed", "not applicable")
 
 COLUMNS = [
     "estimator",  # registered name (or module:Class)
+    "estimator_version",  # the class's ``version`` tag (numerics version); part of the key
     "params",  # JSON of the estimator's hyperparameters, minus the seed
     "params_hash",  # stable hash of params
     "task_id",
@@ -36,7 +58,7 @@ COLUMNS = [
     "kind",
     "stderr",
     "wall_time_s",
-    "status",  # ok / failed
+    "status",  # ok / failed / not applicable
     "error",
     "diagnostics",  # JSON
     "source",  # provenance of the estimator: mibench or the plug-in's distribution
@@ -46,10 +68,11 @@ COLUMNS = [
     "created_at",  # UTC ISO-8601
 ]
 
-_SCHEMA = """
+_RUNS = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     estimator TEXT NOT NULL,
+    estimator_version INTEGER NOT NULL DEFAULT 1,
     params TEXT NOT NULL,
     params_hash TEXT NOT NULL,
     task_id TEXT NOT NULL,
@@ -61,7 +84,7 @@ CREATE TABLE IF NOT EXISTS runs (
     kind TEXT,
     stderr REAL,
     wall_time_s REAL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'not applicable')),
     error TEXT,
     diagnostics TEXT,
     source TEXT,
@@ -69,12 +92,16 @@ CREATE TABLE IF NOT EXISTS runs (
     git_revision TEXT,
     machine TEXT,
     created_at TEXT NOT NULL,
-    UNIQUE (estimator, params_hash, task_id, n_samples, seed)
+    UNIQUE (estimator, estimator_version, params_hash, task_id, n_samples, seed)
 );
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+_SCHEMA = _RUNS + "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);\n"
 
-KEY = ("estimator", "params_hash", "task_id", "n_samples", "seed")
+KEY = ("estimator", "estimator_version", "params_hash", "task_id", "n_samples", "seed")
+
+
+class StoreError(Exception):
+    """A results database that cannot be opened, read or written (one line: path and reason)."""
 
 
 def default_db_path() -> Path:
@@ -99,22 +126,82 @@ def utc_now() -> str:
 
 
 class Store:
-    """A connection to one results database (created on first use)."""
+    """A connection to one results database (created on first use; ``readonly``: never
+    created, migrated or written)."""
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, readonly: bool = False) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.executescript(_SCHEMA)
-        self._conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        self.readonly = readonly
+        try:
+            self._conn = self._open()
+        except sqlite3.Error as exc:
+            reason = str(exc)
+            if "not a database" in reason:
+                reason = "not an SQLite database"
+            raise StoreError(f"cannot use {self.path} as a results database: {reason}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot use {self.path} as a results database: "
+                             f"{exc.strerror or exc}") from None
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
+        self._has_version = "estimator_version" in cols
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise StoreError(f"cannot use {self.path} as a results database: it is a directory")
+        if self.readonly:
+            conn = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True,
+                                   timeout=60.0, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # not SQLite -> error
+            return conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot use {self.path} as a results database: cannot create the "
+                             f"folder {self.path.parent} ({exc.strerror or exc})") from None
+        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(_SCHEMA)
+        self._migrate(conn)
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                     (str(SCHEMA_VERSION),))
+        return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Schema 1 -> 2: add ``estimator_version`` (old rows: 1) to the table and its key, and
+        allow the status ``not applicable``. SQLite cannot change a constraint in place, so the
+        table is rebuilt (ids kept) in one transaction."""
+        if "estimator_version" in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if "estimator_version" not in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}:
+                old = [c for c in COLUMNS if c != "estimator_version"]
+                conn.execute("ALTER TABLE runs RENAME TO runs_schema1")
+                conn.execute(_RUNS)
+                conn.execute(f"INSERT INTO runs (id, {', '.join(old)}, estimator_version) "
+                             f"SELECT id, {', '.join(old)}, 1 FROM runs_schema1")
+                conn.execute("DROP TABLE runs_schema1")
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) "
+                             "VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
+        """Close; the last writer to leave switches the file back to a rollback journal, so that
+        a closed store is one self-contained file (read-only readers then leave no -wal/-shm
+        files beside it, e.g. beside the committed results/results.sqlite)."""
+        if not self.readonly:
+            try:
+                self._conn.execute("PRAGMA busy_timeout = 0")
+                self._conn.execute("PRAGMA journal_mode = DELETE")  # fails if others are open
+            except sqlite3.Error:
+                pass
         self._conn.close()
 
     def __enter__(self) -> "Store":
@@ -123,26 +210,36 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def has(self, estimator: str, p_hash: str, task_id: str, n_samples: int, seed: int,
-            status: Iterable[str] = ("ok", "failed")) -> bool:
+    def _execute(self, sql: str, args: Iterable[Any] = ()):
+        try:
+            return self._conn.execute(sql, tuple(args))
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "read-only" in str(exc):
+                raise StoreError(f"cannot write to {self.path}: {exc}") from None
+            raise
+
+    def has(self, estimator: str, version: int, p_hash: str, task_id: str, n_samples: int,
+            seed: int, status: Iterable[str] = STATUSES) -> bool:
         """Whether a run with this key is stored (with one of the given statuses)."""
         status = tuple(status)
         marks = ",".join("?" * len(status))
-        row = self._conn.execute(
-            f"SELECT 1 FROM runs WHERE estimator=? AND params_hash=? AND task_id=? "
-            f"AND n_samples=? AND seed=? AND status IN ({marks}) LIMIT 1",
-            (estimator, p_hash, task_id, int(n_samples), int(seed), *status),
+        row = self._execute(
+            f"SELECT 1 FROM runs WHERE estimator=? AND estimator_version=? AND params_hash=? "
+            f"AND task_id=? AND n_samples=? AND seed=? AND status IN ({marks}) LIMIT 1",
+            (estimator, int(version), p_hash, task_id, int(n_samples), int(seed), *status),
         ).fetchone()
         return row is not None
 
     def add(self, row: Mapping[str, Any], replace: bool = False) -> bool:
         """Insert one run and commit it. Returns False when the key was already stored (and
-        ``replace`` is False). The JSON columns accept dicts."""
+        ``replace`` is False). The JSON columns accept dicts; ``estimator_version`` defaults
+        to 1."""
         values = dict(row)
         for col in ("params", "diagnostics"):
             if not isinstance(values.get(col), (str, type(None))):
                 values[col] = canonical_json(values[col])
         values.setdefault("created_at", utc_now())
+        values.setdefault("estimator_version", 1)
         cols = [c for c in COLUMNS if c in values]
         marks = ", ".join("?" * len(cols))
         conflict = (
@@ -154,31 +251,74 @@ class Store:
             f"INSERT INTO runs ({', '.join(cols)}) VALUES ({marks}) "
             f"ON CONFLICT ({', '.join(KEY)}) {conflict}"
         )
-        cur = self._conn.execute(sql, [values[c] for c in cols])  # autocommit: one transaction
+        cur = self._execute(sql, [values[c] for c in cols])  # autocommit: one transaction
         return cur.rowcount > 0
 
     def count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        return self._execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+    def estimator_names(self) -> list[str]:
+        return [r[0] for r in self._execute("SELECT DISTINCT estimator FROM runs ORDER BY 1")]
+
+    def select(self, estimator: str = "*", task: str = "*", status: Iterable[str] | None = None,
+               stale: dict | None = None) -> list[int]:
+        """Ids of the runs whose estimator and task id match the fnmatch patterns, with one of
+        ``status`` (None: any); ``stale`` maps estimator names to their current version and keeps
+        only runs of an older version."""
+        status = None if status is None else set(status)
+        ids = []
+        for rid, est, version, tid, st in self._execute(
+                "SELECT id, estimator, estimator_version, task_id, status FROM runs ORDER BY id"):
+            if not (fnmatch.fnmatchcase(est, estimator) and fnmatch.fnmatchcase(tid, task)):
+                continue
+            if status is not None and st not in status:
+                continue
+            if stale is not None and not (est in stale and version < stale[est]):
+                continue
+            ids.append(rid)
+        return ids
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete the runs with these ids (one transaction); returns how many were deleted."""
+        ids = list(ids)
+        self._execute("BEGIN IMMEDIATE")
+        try:
+            n = 0
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                n += self._execute(f"DELETE FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                                   chunk).rowcount
+            self._execute("COMMIT")
+        except BaseException:
+            self._execute("ROLLBACK")
+            raise
+        return n
 
     def dataframe(self):
         """All runs as a pandas DataFrame (JSON columns parsed into dicts)."""
         import pandas as pd
 
-        df = pd.read_sql_query(
-            f"SELECT {', '.join(COLUMNS)} FROM runs ORDER BY id", self._conn
-        )
+        cols = [c if c != "estimator_version" or self._has_version
+                else "1 AS estimator_version" for c in COLUMNS]  # a read-only schema-1 file
+        df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs ORDER BY id", self._conn)
         for col in ("params", "diagnostics"):
-            df[col] = [json.loads(v) if v else {} for v in df[col]]
+            df[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in df[col]]
         return df
 
 
 def load_results(db: str | os.PathLike | None = None):
-    """Every stored run as a :class:`pandas.DataFrame`, one row per run.
+    """Every stored run as a :class:`pandas.DataFrame`, one row per run (the file is opened
+    read-only and left unchanged).
 
     Columns: see :data:`COLUMNS`; ``params`` and ``diagnostics`` are dicts.
     """
     path = Path(db).expanduser() if db is not None else default_db_path()
     if not path.exists():
         raise FileNotFoundError(f"no results database at {path} (run `python -m mibench run`)")
-    with Store(path) as store:
-        return store.dataframe()
+    with Store(path, readonly=True) as store:
+        try:
+            return store.dataframe()
+        except Exception as exc:  # e.g. an SQLite file that is not a mibench store
+            if isinstance(exc, sqlite3.Error) or "no such table" in str(exc):
+                raise StoreError(f"cannot read {path} as a results database: {exc}") from None
+            raise

@@ -193,3 +193,55 @@ def test_consistency_samples_are_paired_and_judged():
     assert judge(rows(0.4, 0.4, 0.8, 0.0).iloc[:0], "estimate")["independence"].status == \
         "not run"
     assert judge(rows(0.4, 0.4, 0.8, 0.0), "dependence")["additivity"].status == "n/a"
+
+
+def test_not_applicable_and_stale_versions(tmp_path):
+    """Cells an estimator declares it cannot handle are shown as not applicable (not failures,
+    not in the failed-run counts); only each estimator's newest stored version is used."""
+    db = tmp_path / "na.sqlite"
+    rows = [_row("ksg", "removed-task-1", 1.0, s, 0.9) for s in range(2)]
+    rows += [_row("ksg", "removed-disc", 0.5, s, None, status="not applicable",
+                  error="not applicable: KSG declares accepts_discrete = False and x of "
+                        "removed-disc is discrete") for s in range(2)]
+    old = [dict(_row("ksg", "removed-task-1", 1.0, s, 5.0), estimator_version=0)
+           for s in range(2)]  # an older numerics version: ignored
+    with Store(db) as store:
+        for r in rows + old:
+            assert store.add(r)
+    lb = build(mibench.load_results(db))
+    assert lb.failures == []
+    assert lb.not_applicable == [("ksg", "removed-disc", N, rows[2]["error"])]
+    cell = lb.cells[lb.cells.task == "removed-task-1"].iloc[0]
+    assert cell.runs == 2 and cell["mean"] == pytest.approx(0.9)  # version 0 rows ignored
+    assert "removed-disc" not in set(lb.cells.task)
+    md = render_markdown(lb)
+    assert "## Not applicable" in md and "accepts_discrete = False" in md
+    assert "- runs: 4 (2 ok, 0 failed, 2 not applicable); 2 runs of older estimator versions " \
+           "ignored" in md
+    rank = lb.rankings[0][2]
+    assert rank.failed.tolist() == ["0/2"]
+
+
+def test_leaderboard_reads_the_output_folders_own_store(store_db, generated, tmp_path,
+                                                        monkeypatch):
+    """Without --db, `leaderboard --out DIR` reads DIR/results.sqlite when it exists (the
+    committed results/ is checked against results/results.sqlite, never a personal store),
+    and the --check hint names that store."""
+    out = tmp_path / "results"
+    shutil.copytree(generated, out)
+    with Store(store_db):
+        pass
+    shutil.copy(store_db, out / "results.sqlite")
+    personal = tmp_path / "personal.sqlite"
+    with Store(personal) as store:
+        store.add(_row("other", "removed-task-1", 1.0, 0, 2.0))
+    monkeypatch.setenv("MIBENCH_DB", str(personal))
+    proc = run_cli("leaderboard", "--out", out, "--check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (out / "leaderboard.md").write_text("stale\n")
+    proc = run_cli("leaderboard", "--out", out, "--check")
+    assert proc.returncode == 1
+    assert f"--db {out / 'results.sqlite'} --out {out}" in proc.stdout
+    assert run_cli("leaderboard", "--out", out, "--no-figures").returncode == 0
+    assert "`other`" not in (out / "leaderboard.md").read_text()  # not the personal store
+    assert main(["leaderboard", "--out", str(out), "--check"]) == 0

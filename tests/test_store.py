@@ -90,3 +90,164 @@ def test_sweep_resumes_and_survives_failures(tmp_path, monkeypatch):
 def test_load_results_missing_db(tmp_path):
     with pytest.raises(FileNotFoundError, match="no results database"):
         mibench.load_results(tmp_path / "none.sqlite")
+
+
+# -- schema 2: estimator_version in the key, migration, not applicable, forget (issue 10) --------
+
+_SCHEMA1 = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, estimator TEXT NOT NULL, params TEXT NOT NULL,
+    params_hash TEXT NOT NULL, task_id TEXT NOT NULL, true_mi REAL, true_mi_stderr REAL,
+    n_samples INTEGER NOT NULL, seed INTEGER NOT NULL, value REAL, kind TEXT, stderr REAL,
+    wall_time_s REAL, status TEXT NOT NULL CHECK (status IN ('ok', 'failed')), error TEXT,
+    diagnostics TEXT, source TEXT, mibench_version TEXT, git_revision TEXT, machine TEXT,
+    created_at TEXT NOT NULL, UNIQUE (estimator, params_hash, task_id, n_samples, seed));
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+
+
+def _schema1_store(path, seeds=(0, 1)):
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_SCHEMA1)
+        for seed in seeds:
+            conn.execute(
+                "INSERT INTO runs (estimator, params, params_hash, task_id, n_samples, seed, "
+                "value, status, created_at) VALUES ('ksg', '{\"k\":5}', ?, 't', 10, ?, 0.5, "
+                "'ok', '2026-01-01')", (params_hash({"k": 5}), seed))
+    conn.close()
+
+
+def test_schema1_file_is_read_unchanged_and_migrated_on_write(tmp_path):
+    import hashlib
+
+    path = tmp_path / "old.sqlite"
+    _schema1_store(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    df = mibench.load_results(path)  # read-only: the file is not touched
+    assert df.estimator_version.tolist() == [1, 1] and df.value.tolist() == [0.5, 0.5]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    with Store(path) as store:  # a writer migrates: old rows are version 1
+        assert store.has("ksg", 1, params_hash({"k": 5}), "t", 10, 0)
+        assert not store.has("ksg", 2, params_hash({"k": 5}), "t", 10, 0)
+        assert store.add(_row(seed=0, estimator_version=2))  # a new version: a new key
+        assert store.add(_row(seed=0, status="not applicable", value=None, estimator="kl"))
+        assert store.count() == 4
+    df = mibench.load_results(path)
+    assert sorted(df.estimator_version) == [1, 1, 1, 2]
+
+
+def test_committed_results_store_still_loads(tmp_path):
+    import shutil
+
+    from conftest import REPO
+
+    committed = REPO / "results" / "results.sqlite"
+    if not committed.exists():
+        pytest.skip("no committed results store")
+    df = mibench.load_results(committed)
+    assert len(df) > 0 and set(df.estimator_version) == {1}
+    copy = tmp_path / "r.sqlite"
+    shutil.copy(committed, copy)
+    with Store(copy) as store:  # migration of the committed (schema 1) file works
+        assert store.count() == len(df)
+
+
+class _Const(mibench.BaseEstimator):
+    """Returns a constant; its numerics version is bumped by the test."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+
+    def _estimate(self, x, y):
+        return 0.25 * type(self).version
+
+
+def test_version_bump_recomputes_instead_of_reusing(tmp_path):
+    db = tmp_path / "v.sqlite"
+    mibench.register_estimator("const-test", _Const)
+    try:
+        first = sweep("const-test", ["1v1-normal-0.75"], [50], [0], db=db, progress=False)
+        assert first.value.tolist() == [0.25] and first.estimator_version.tolist() == [1]
+        _Const.version = 2  # a change of numerics
+        second = sweep("const-test", ["1v1-normal-0.75"], [50], [0], db=db, progress=False)
+        assert second.value.tolist() == [0.5] and second.estimator_version.tolist() == [2]
+        assert sorted(mibench.load_results(db).estimator_version) == [1, 2]
+    finally:
+        _Const.version = 1
+        mibench.registry.estimators._specs.pop("const-test")
+
+
+def test_not_applicable_cells_are_not_run(tmp_path, monkeypatch):
+    db = tmp_path / "na.sqlite"
+    calls = []
+    real = runner.make_estimator
+    monkeypatch.setattr(runner, "make_estimator",
+                        lambda *a, **k: calls.append(a) or real(*a, **k))
+    df = sweep([("ksg", {}), ("mixed-ksg", {})], ["labels-4-2-2.0", "rd-toy-30-0.5"], [200], [0],
+               db=db, progress=False)
+    status = dict(zip(zip(df.estimator, df.task_id), df.status))
+    assert status[("ksg", "labels-4-2-2.0")] == "not applicable"
+    assert status[("ksg", "rd-toy-30-0.5")] == "not applicable"
+    assert status[("mixed-ksg", "labels-4-2-2.0")] == "ok"  # MixedKSG accepts discrete data
+    na = df[df.status == "not applicable"]
+    assert na.value.isna().all() and na.error.str.contains("accepts_discrete = False").all()
+    table = runner.summarize(df)
+    assert table.set_index(["estimator", "task"])["n/a"].to_dict()[("ksg", "rd-toy-30-0.5")] == 1
+    assert table.failed.sum() == 0
+    # KSG2 and KL inherit the tag; a continuous task is applicable
+    from mibench.registry import estimator_class
+
+    assert not any(estimator_class(n)[0].accepts_discrete for n in ("ksg", "ksg2", "kl"))
+    assert estimator_class("mixed-ksg")[0].accepts_discrete
+    assert runner.not_applicable("ksg", mibench.make_task("1v1-normal-0.75")) is None
+
+
+def test_forget_removes_selected_runs(tmp_path):
+    from conftest import run_cli
+
+    db = tmp_path / "fg.sqlite"
+    with Store(db) as store:
+        for seed in range(3):
+            store.add(_row(seed=seed, status="failed", value=None, task_id="a-1"))
+            store.add(_row(seed=seed, task_id="a-2"))
+            store.add(_row(seed=seed, estimator="kl", task_id="a-1"))
+    dry = run_cli("forget", "-e", "ksg", "--status", "failed", "--db", db, "--dry-run",
+                  check=True)
+    assert "would remove 3 runs" in dry.stdout and mibench.load_results(db).shape[0] == 9
+    out = run_cli("forget", "-e", "ksg", "--task", "a-*", "--status", "failed", "--db", db,
+                  check=True)
+    assert "removed 3 runs" in out.stdout
+    df = mibench.load_results(db)
+    assert len(df) == 6 and (df.status == "ok").all()
+    assert "removed 3 runs" in run_cli("forget", "-e", "k*", "-t", "a-1", "--db", db,
+                                       check=True).stdout
+    assert "--stale" in run_cli("forget", "--help", check=True).stdout
+
+
+def test_forget_stale_versions(tmp_path):
+    from conftest import run_cli
+
+    db = tmp_path / "st.sqlite"
+    with Store(db) as store:
+        store.add(_row(seed=0))  # ksg version 1 (current)
+        store.add(_row(seed=0, estimator_version=0))  # an older version
+    out = run_cli("forget", "-e", "*", "--stale", "--db", db, check=True)
+    assert "removed 1 run " in out.stdout
+    assert mibench.load_results(db).estimator_version.tolist() == [1]
+
+
+def test_a_closed_store_is_one_file_and_reading_leaves_none_beside_it(tmp_path):
+    """The last writer switches the file back from WAL, so reading the committed
+    results/results.sqlite (read-only) never leaves -wal/-shm files in a checkout."""
+    path = tmp_path / "one.sqlite"
+    first, second = Store(path), Store(path)  # concurrent writers: WAL while both are open
+    first.add(_row(seed=0))
+    first.close()
+    second.add(_row(seed=1))
+    second.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.sqlite"]
+    assert len(mibench.load_results(path)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.sqlite"]
