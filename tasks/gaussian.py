@@ -12,7 +12,7 @@ import numpy as np
 from mibench.api import Task
 
 __all__ = ["gaussian_mi", "gaussian_task", "bivariate_normal", "multinormal_dense",
-           "multinormal_sparse"]
+           "multinormal_sparse", "sparse_correlation"]
 
 
 def gaussian_mi(covariance: np.ndarray, dim_x: int) -> float:
@@ -80,20 +80,35 @@ def multinormal_dense(dim_x: int, dim_y: int, off_diag: float = 0.5) -> Task:
     )
 
 
-def multinormal_sparse(dim_x: int, dim_y: int, n_interacting: int = 2, strength: float = 2.0):
-    """bmi's sparse latent-variable model: X_i = λ Z_i + E_i, Y_i = λ Z_i + F_i for the first
-    ``n_interacting`` coordinates and X_j = η V_j + E_j otherwise (λ = η = ``strength``; Z, V, E, F
-    iid N(0, 1)). Each interacting pair has correlation λ²/(1 + λ²) (0.8 for λ = 2), so
-    I = −n_interacting · ½ ln(1 − ρ²) whatever the dimension (1.0217 nats for 2 pairs)."""
+def sparse_correlation(dim_x: int, dim_y: int, n_interacting: int = 2, strength: float = 2.0):
+    """Correlation matrix of bmi's sparse Gaussian latent-variable model.
+
+    bmi (``GaussianLVMParametrization`` with α = β = 0, ε = 1, η = λ) builds the covariance of
+    X_i = λ Z_i + E_i, Y_i = λ Z_i + F_i (i < ``n_interacting``) and X_j = η V_j + E_j, Y_j = η W_j
+    + F_j otherwise (all latents iid N(0, 1)), whose variances are all 1 + λ², and then samples
+    its *correlation* matrix (``.correlation``): unit variances, corr(X_i, Y_i) = λ²/(1 + λ²)
+    for the interacting pairs, every other off-diagonal entry 0.
+    """
     if not 0 <= n_interacting <= min(dim_x, dim_y):
-        raise ValueError(f"n_interacting must be in [0, {min(dim_x, dim_y)}]")
-    dim = dim_x + dim_y
-    cov = np.eye(dim) * (1.0 + strength**2)
+        raise ValueError(f"n_interacting must be in [0, {min(dim_x, dim_y)}], got {n_interacting}")
+    c = np.eye(dim_x + dim_y)
+    rho = strength**2 / (1.0 + strength**2)
     for i in range(n_interacting):
-        cov[i, dim_x + i] = cov[dim_x + i, i] = strength**2
+        c[i, dim_x + i] = c[dim_x + i, i] = rho
+    return c
+
+
+def multinormal_sparse(dim_x: int, dim_y: int, n_interacting: int = 2, strength: float = 2.0):
+    """bmi's ``multinormal-sparse-dx-dy-k-λ``: N(0, C) with C = :func:`sparse_correlation`, i.e.
+    unit marginal variances and corr(X_i, Y_i) = λ²/(1 + λ²) (0.8 for λ = 2) for the first k
+    pairs. I = −k · ½ ln(1 − ρ²) whatever the dimension (1.0217 nats for 2 pairs at λ = 2).
+
+    (The latent-variable covariance before normalisation, variances 1 + λ², has the same MI but
+    is a different distribution: bmi samples the correlation matrix, and so do we, so that
+    ``normal_cdf-…`` and ``spiral-…`` of this base match bmi's tasks.)"""
     return gaussian_task(
         f"multinormal-sparse-{dim_x}-{dim_y}-{n_interacting}-{strength}",
-        cov,
+        sparse_correlation(dim_x, dim_y, n_interacting, strength),
         dim_x,
         name=f"Multinormal {dim_x} × {dim_y} (sparse)",
         params={"n_interacting": n_interacting, "strength": strength},

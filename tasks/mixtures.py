@@ -27,6 +27,7 @@ from scipy.special import logsumexp
 
 from mibench.api import Task
 from mibench.tasks import transforms as tr
+from mibench.tasks.gaussian import sparse_correlation
 
 __all__ = ["GaussianMixture", "LabelMixture", "DISTRIBUTIONS", "mc_truth", "mc_mutual_information",
            "mixture_task", "label_means", "label_mixture", "TRUTHS_FILE"]
@@ -163,16 +164,6 @@ def dist_concentric(dim_x: int, n_components: int) -> GaussianMixture:
     means = [[0.0] * dim_x + [float(i)] for i in range(1, n_components + 1)]
     covs = [np.diag([float(i**2)] * dim_x + [1e-4]) for i in range(1, n_components + 1)]
     return GaussianMixture(np.full(n_components, 1 / n_components), means, covs, dim_x)
-
-
-def sparse_correlation(dim_x: int, dim_y: int, n_interacting: int = 2, strength: float = 2.0):
-    """Correlation matrix of bmi's sparse Gaussian LVM: corr(X_i, Y_i) = λ²/(1 + λ²) for the
-    first ``n_interacting`` pairs, all other off-diagonal entries 0."""
-    c = np.eye(dim_x + dim_y)
-    rho = strength**2 / (1.0 + strength**2)
-    for i in range(n_interacting):
-        c[i, dim_x + i] = c[dim_x + i, i] = rho
-    return c
 
 
 def dist_sparse_with_inliers(dim_x: int, dim_y: int, n_interacting: int = 2,

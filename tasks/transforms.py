@@ -26,7 +26,8 @@ from scipy.special import ndtr, ndtri
 from mibench.api import Task
 
 __all__ = ["Transform", "TRANSFORMS", "transform_task", "normal_cdf", "half_cube", "asinh",
-           "wiggly", "spiral", "swissroll", "bimodal", "make_spiral", "bisect_increasing"]
+           "wiggly_x", "wiggly_y", "swissroll", "bimodal_x", "bimodal_y", "make_spiral",
+           "spiral_pair", "transforms_for", "bisect_increasing"]
 
 Array = np.ndarray
 
@@ -89,17 +90,23 @@ wiggly_y = Transform("wiggly_y", _wiggly_y, _inverse_of(_wiggly_y, 0.60))
 # -- spiral: x ↦ R(speed·‖x‖²) x -----------------------------------------------------------------
 
 def make_spiral(i: int, j: int, speed: float) -> Transform:
-    """bmi's spiral diffeomorphism x ↦ exp(speed·‖x‖²·A) x with A the (i, j) generator of so(n)
-    (A[i, j] = 1, A[j, i] = −1): a rotation by θ = speed·‖x‖² in the (i, j) plane. Rotations keep
-    the norm, so the inverse rotates by −speed·‖y‖²."""
+    """bmi's spiral diffeomorphism x ↦ exp(speed·‖x‖²·A) x (``bmi.transforms.Spiral``) with A
+    bmi's (i, j) generator of so(n) (``so_generator``: A[i, j] = −1, A[j, i] = 1, i < j): a
+    rotation by θ = speed·‖x‖² in the (i, j) plane,
+
+        x_i ↦ cos θ · x_i − sin θ · x_j,    x_j ↦ sin θ · x_i + cos θ · x_j.
+
+    Rotations keep the norm, so the inverse rotates by −speed·‖y‖²."""
+    if not 0 <= i < j:
+        raise ValueError(f"the spiral's plane needs 0 ≤ i < j, got ({i}, {j})")
 
     def rotate(a, sign):
         a = np.array(a, dtype=np.float64, copy=True)
         theta = sign * speed * np.einsum("nd,nd->n", a, a)
         c, s = np.cos(theta), np.sin(theta)
         ai, aj = a[:, i].copy(), a[:, j].copy()
-        a[:, i] = c * ai + s * aj
-        a[:, j] = -s * ai + c * aj
+        a[:, i] = c * ai - s * aj
+        a[:, j] = s * ai + c * aj
         return a
 
     return Transform(f"spiral[{i},{j},{speed:g}]", lambda a: rotate(a, 1.0),
@@ -190,8 +197,8 @@ def _waves_inverse(y):
 #: bmi's Waves map on X (2-D): a sine shear x₀ += 5 sin(3 x₁), then an affine rescaling.
 waves = Transform("waves", _waves_forward, _waves_inverse)
 
-#: bmi's Galaxy spiral on X (2-D): generator [[0, −1], [1, 0]] at speed 0.5 = our (0, 1) at −0.5.
-galaxy_spiral = make_spiral(0, 1, -0.5)
+#: bmi's Galaxy spiral on X (2-D): generator [[0, −1], [1, 0]] (= so_generator(2, 0, 1)), speed 0.5.
+galaxy_spiral = make_spiral(0, 1, 0.5)
 
 identity = Transform("identity", lambda a: np.asarray(a, dtype=np.float64),
                      lambda a: np.asarray(a, dtype=np.float64))
@@ -206,14 +213,17 @@ TRANSFORMS: dict[str, tuple[Transform, Transform]] = {
     "swissroll_x": (swissroll, identity),
 }
 
-#: bmi's spiral speed (Czyż et al. 2023): 1/3, generator (0, 1) on X and (1, 2) on Y.
-SPIRAL_SPEED = 1.0 / 3.0
+#: bmi's spiral speed (``transform_spiral_task(speed=1.0, normalize_speed=True)``): the angle is
+#: (speed / dim)·‖x‖², i.e. speed/dim_x on X and speed/dim_y on Y.
+SPIRAL_SPEED = 1.0
 
 
 def spiral_pair(dim_x: int, dim_y: int, speed: float = SPIRAL_SPEED):
+    """bmi's ``spiral-…`` transform pair: generator (0, 1) at speed/dim_x on X and (1, 2) at
+    speed/dim_y on Y (bmi normalises the speed by the dimension)."""
     if dim_x < 2 or dim_y < 3:
         raise ValueError(f"the spiral transform needs dim_x ≥ 2 and dim_y ≥ 3, got {dim_x}×{dim_y}")
-    return make_spiral(0, 1, speed), make_spiral(1, 2, speed)
+    return make_spiral(0, 1, speed / dim_x), make_spiral(1, 2, speed / dim_y)
 
 
 def transforms_for(prefix: str, dim_x: int, dim_y: int) -> tuple[Transform, Transform]:
