@@ -19,7 +19,32 @@ from mibench.ib.references import (
     pairwise_bounds,
 )
 
+_LAZY = {  # name -> module: these import torch / pandas / scikit-learn, so only on first use
+    "Recorder": "mibench.ib.recorder",
+    "GaussianNoise": "mibench.ib.recorder",
+    "log_schedule": "mibench.ib.recorder",
+    "IBStore": "mibench.ib.store",
+    "load_trajectories": "mibench.ib.store",
+    "load_ib_runs": "mibench.ib.store",
+    "Dataset": "mibench.ib.datasets",
+    "make_dataset": "mibench.ib.datasets",
+    "list_datasets": "mibench.ib.datasets",
+    "register_dataset": "mibench.ib.datasets",
+    "train": "mibench.ib.train",
+    "list_objectives": "mibench.ib.train",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mibench.ib' has no attribute {name!r}")
+
+
 __all__ = [
+    *_LAZY,
     "ZERO_ENTROPY_VAR",
     "categorical_mi",
     "ceilings",

@@ -1,0 +1,150 @@
+"""The recorder on a plain PyTorch model: noise injected in the forward pass, hooks removed,
+exact references and estimators stored (a failing estimator as a failed row)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import mibench
+from mibench.ib import ZERO_ENTROPY_VAR, gaussian_mixture_mi
+from mibench.ib.recorder import GaussianNoise, Recorder, log_schedule
+from mibench.ib.store import IBStore
+
+
+class Broken(mibench.BaseEstimator):
+    """An estimator that always fails."""
+
+    def _estimate(self, x, y):
+        raise RuntimeError("broken on purpose")
+
+
+def _data(n=200):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 2))
+    return x, (x[:, 0] > 0).astype(int)
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
+
+
+def test_schedule_is_log_spaced():
+    logged = [e for e in range(300) if log_schedule(e)]
+    assert logged[:21] == list(range(20)) + [20]
+    assert 25 in logged and 26 not in logged and 120 in logged and 110 not in logged
+
+
+def test_hooks_inject_noise_and_are_removed():
+    x, y = _data()
+    model = _model()
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    clean = model(xt)
+    rec = Recorder(x, y, {"1": "noise"}).attach(model)
+    a, b = model(xt), model(xt)
+    assert not torch.allclose(a, b)  # noise in every forward pass, training mode or not
+    model.eval()
+    assert not torch.allclose(model(xt), clean)
+    rec.detach()
+    torch.testing.assert_close(model(xt), clean)
+
+
+def test_injected_noise_has_the_stated_variance():
+    x, y = _data(2000)
+    model = _model()
+    rec = Recorder(x, y, {"1": "noise"}, noise_var=0.25).attach(model)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    with torch.no_grad():
+        diff = model[1](model[0](xt)) - torch.tanh(model[0](xt))
+    rec.detach()
+    assert float(diff.var()) == pytest.approx(0.25, rel=0.05)
+
+
+def test_measurements_exact_rows_and_failed_estimator(tmp_path):
+    x, y = _data()
+    model = _model()
+    with IBStore(tmp_path / "s.sqlite") as store:
+        run_id = store.start_run("custom", "toy", {"a": 1}, 0)
+        rec = Recorder(x, y, {"1": "noise"}, estimators=["gaussian", f"{__name__}:Broken"],
+                       estimator_samples=150, n_mc=2000, store=store, run_id=run_id)
+        rec.attach(model)
+        assert rec.on_epoch_end(21, model) == []  # not a logged epoch
+        rows = rec.on_epoch_end(5, model)
+        rec.detach()
+        stored = store.trajectory(run_id)
+    df = rec.dataframe()
+    assert len(stored) == len(df) == len(rows)
+    one = df.set_index(["representation", "quantity", "estimator"])
+    # the exact value equals the reference on the layer's noiseless output
+    with torch.no_grad():
+        f = torch.tanh(model[0](torch.as_tensor(x, dtype=torch.float32))).double().numpy()
+    want = gaussian_mixture_mi(f, math.log(ZERO_ENTROPY_VAR), y, n_mc=2000, seed=0)
+    assert one.loc[("1", "i_xz", "exact"), "value"] == pytest.approx(want["i_xz"], rel=1e-5)
+    assert one.loc[("1", "i_zy", "exact"), "value"] == pytest.approx(want["i_zy"], rel=1e-5)
+    lo = one.loc[("1", "i_xz", "pairwise-bhattacharyya"), "value"]
+    hi = one.loc[("1", "i_xz", "pairwise-kl"), "value"]
+    assert lo - 4 * want["i_xz_stderr"] <= want["i_xz"] <= hi + 4 * want["i_xz_stderr"]
+    assert one.loc[("1", "i_xz", "ceiling"), "value"] == pytest.approx(math.log(len(y)))
+    assert one.loc[("1", "i_xz", "gaussian"), "status"] == "ok"
+    broken = one.loc[("1", "i_xz", f"{__name__}:Broken")]
+    assert broken["status"] == "failed" and "broken on purpose" in broken["error"]
+    assert set(df.loc[df.representation == "model", "quantity"]) == {"accuracy", "distortion"}
+
+
+def test_gaussian_and_categorical_points():
+    x, y = _data()
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 4)
+
+        def forward(self, inp):
+            h = self.lin(inp)
+            return h[:, :2], h[:, 2:]
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.cat, self.dec = Enc(), nn.Linear(2, 5), nn.Linear(5, 2)
+
+        def forward(self, inp):
+            mu, lv = self.enc(inp)
+            z = mu + torch.exp(0.5 * lv) * torch.randn_like(mu)
+            return self.dec(torch.softmax(self.cat(z), 1))
+
+    torch.manual_seed(0)
+    model = Model()
+    rec = Recorder(x, y, {"enc": "gaussian", "cat": "categorical"}, n_mc=500).attach(model)
+    assert rec.on_epoch_end(0, model)
+    df = rec.dataframe()
+    rec.detach()
+    one = df.set_index(["representation", "quantity", "estimator"])["value"]
+    assert one[("enc", "rate", "variational")] >= one[("enc", "i_xz", "exact")] - 0.05
+    assert 0 <= one[("cat", "i_zy", "exact")] <= one[("cat", "i_xz", "exact")] + 1e-12
+    assert one[("cat", "h_y_given_z", "exact")] >= 0
+
+
+def test_bad_points_are_refused():
+    x, y = _data()
+    with pytest.raises(ValueError, match="kind"):
+        Recorder(x, y, {"1": "deterministic"})
+    with pytest.raises(ValueError, match="no module named 'l'; its modules: 0, 1, 2"):
+        Recorder(x, y, {"l": "noise"}).attach(_model())
+
+
+def test_noise_module_in_the_users_model_is_read():
+    x, y = _data()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), GaussianNoise(0.1), nn.Linear(3, 2))
+    rec = Recorder(x, y, {"2": "noise"}, n_mc=500, pairwise=False).attach(model)
+    rows = rec.on_epoch_end(0, model)
+    rec.detach()
+    with torch.no_grad():
+        f = model[1](model[0](torch.as_tensor(x, dtype=torch.float32))).double().numpy()
+    want = gaussian_mixture_mi(f, math.log(0.1), y, n_mc=500, seed=0)
+    got = [r for r in rows if r["estimator"] == "exact" and r["quantity"] == "i_xz"][0]
+    assert got["value"] == pytest.approx(want["i_xz"], rel=1e-5)
