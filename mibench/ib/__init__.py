@@ -30,8 +30,8 @@ _LAZY = {  # name -> module: these import torch / pandas / scikit-learn, so only
     "make_dataset": "mibench.ib.datasets",
     "list_datasets": "mibench.ib.datasets",
     "register_dataset": "mibench.ib.datasets",
-    "train": "mibench.ib.train",
-    "list_objectives": "mibench.ib.train",
+    "train": "mibench.ib.training",
+    "list_objectives": "mibench.ib.training",
 }
 
 

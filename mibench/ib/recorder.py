@@ -32,7 +32,8 @@ estimator ``exact``), the pairwise bounds for homoscedastic noise (``pairwise-kl
 ``pairwise-bhattacharyya`` below), the log-variance bound (``logvar``), the VIB rate (``rate``),
 the ceilings (``ceiling``: ln N and H(Y)), and every selected mibench estimator on
 (x, z) and (z, y) with one noisy draw per evaluation input, on the first ``estimator_samples``
-rows of a fixed permutation of the evaluation set. A failing estimator is stored as a failed
+rows of a fixed permutation of the evaluation set (x without its constant columns; y as one
+column of class indices, which estimators for continuous data refuse: a stored failure). A failing estimator is stored as a failed
 row. When the model's output is an (N, K) tensor it is read as class logits: the run's
 ``accuracy``, ``distortion`` (mean cross-entropy) and the decoder bound H(Y) − CE on I(Z;Y).
 
@@ -52,6 +53,7 @@ import numpy as np
 import torch
 
 from mibench.ib import references as ref
+from mibench.preprocessing import constant_columns
 
 __all__ = ["Recorder", "GaussianNoise", "log_schedule", "KINDS"]
 
@@ -323,6 +325,7 @@ class Recorder:
         rows = []
         idx = self._subsample
         x = self.x_eval[idx].reshape(len(idx), -1)
+        x = np.delete(x, constant_columns(x), axis=1)  # constant pixels carry no information
         zs = z[idx]
         ys = self.y_eval[idx].astype(np.float64)[:, None]
         for est_name in self.estimators:

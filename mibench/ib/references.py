@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import logsumexp
 
 __all__ = [
     "ZERO_ENTROPY_VAR",
@@ -134,12 +133,14 @@ def gaussian_mixture_mi(means, log_var, labels=None, n_mc: int = DEFAULT_N_MC, s
         logp = const[None, :] - 0.5 * quad
         # guard the cancellation: the exact quadratic form is ≥ 0, so ln N(z; μ_j) ≤ ln of its peak
         np.minimum(logp, (-0.5 * (lv.sum(1) + d * math.log(2 * math.pi)))[None, :], out=logp)
-        log_pz = logsumexp(logp, axis=1) - math.log(n)
+        top = logp.max(1, keepdims=True)
+        np.subtract(logp, top, out=logp)
+        np.exp(logp, out=logp)  # now exp(ln N(z; μ_j) − max): one exp pass serves both terms
+        log_pz = np.log(logp.sum(1)) + top[:, 0] - math.log(n)
         pmi_x[start:start + chunk] = log_cond[start:start + chunk] - log_pz
         if codes is not None:
-            top = logp.max(1, keepdims=True)
             with np.errstate(divide="ignore"):
-                log_class = np.log(np.exp(logp - top) @ onehot) + top - log_counts
+                log_class = np.log(logp @ onehot) + top - log_counts
             own = log_class[np.arange(len(r)), codes[r]]
             pmi_y[start:start + chunk] = own - log_pz
     h_cond = float(np.mean(0.5 * (lv.sum(1) + d * math.log(2 * math.pi * math.e))))
@@ -153,18 +154,23 @@ def gaussian_mixture_mi(means, log_var, labels=None, n_mc: int = DEFAULT_N_MC, s
     return out
 
 
-def _pairwise_term(scaled: np.ndarray, factor: float) -> float:
-    """−(1/N) Σ_i ln (1/N) Σ_j exp(−factor · ‖s_i − s_j‖²), chunked over rows."""
+def _pairwise_terms(scaled: np.ndarray, factors: tuple[float, ...]) -> list[float]:
+    """−(1/N) Σ_i ln (1/N) Σ_j exp(−c · ‖s_i − s_j‖²) for each c in ``factors``, chunked over
+    rows. The j = i term is exp(0) = 1, so every inner sum is ≥ 1 and needs no max-shift."""
     n = scaled.shape[0]
     sq = (scaled**2).sum(1)
     chunk = max(1, _BLOCK // n)
-    total = 0.0
+    totals = [0.0] * len(factors)
     for start in range(0, n, chunk):
         s = scaled[start:start + chunk]
-        dist = sq[start:start + chunk, None] + sq[None, :] - 2.0 * (s @ scaled.T)
+        dist = s @ scaled.T
+        dist *= -2.0
+        dist += sq[start:start + chunk, None]
+        dist += sq[None, :]
         np.maximum(dist, 0.0, out=dist)
-        total += float(logsumexp(-factor * dist, axis=1).sum())
-    return math.log(n) - total / n
+        for k, c in enumerate(factors):
+            totals[k] += float(np.log(np.exp(-c * dist).sum(1)).sum())
+    return [math.log(n) - t / n for t in totals]
 
 
 def pairwise_bounds(means, noise_var) -> dict:
@@ -191,7 +197,8 @@ def pairwise_bounds(means, noise_var) -> dict:
     if not np.all(np.isfinite(var)) or np.any(var <= 0):
         raise ValueError(f"noise_var must be positive and finite, got {noise_var!r}")
     scaled = mu / np.sqrt(var)
-    return {"upper": _pairwise_term(scaled, 0.5), "lower": _pairwise_term(scaled, 0.125)}
+    upper, lower = _pairwise_terms(scaled, (0.5, 0.125))
+    return {"upper": upper, "lower": lower}
 
 
 def _entropy(p: np.ndarray, axis=None) -> np.ndarray:
