@@ -248,7 +248,8 @@ class Categorical(Objective):
             fit = ent(p_yz) - ent(p_z)
         else:
             fit = -(q * (onehot @ self.model.decoder_log_probs().T)).sum(1).mean()
-        return fit + self.hp["beta"] * i_xz, {"fit": float(fit.detach()), "i_xz_batch": float(i_xz.detach())}
+        parts = {"fit": float(fit.detach()), "i_xz_batch": float(i_xz.detach())}
+        return fit + self.hp["beta"] * i_xz, parts
 
 
 #: name -> class

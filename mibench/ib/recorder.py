@@ -27,15 +27,15 @@ output defines a stochastic representation Z with a known density:
 On the logged epochs (:func:`log_schedule`: every epoch below 20, every 5th below 100, every 20th
 below 2000, then every 100th) the recorder runs the model on the fixed evaluation set under
 ``torch.no_grad()`` and stores, per representation: the exact references
-(:func:`~mibench.ib.references.gaussian_mixture_mi` / :func:`~mibench.ib.references.categorical_mi`,
-estimator ``exact``), the pairwise bounds for homoscedastic noise (``pairwise-kl`` above,
+(:func:`~mibench.ib.references.gaussian_mixture_mi` or
+:func:`~mibench.ib.references.categorical_mi`, estimator ``exact``), the pairwise bounds for homoscedastic noise (``pairwise-kl`` above,
 ``pairwise-bhattacharyya`` below), the log-variance bound (``logvar``), the VIB rate (``rate``),
 the ceilings (``ceiling``: ln N and H(Y)), and every selected mibench estimator on
 (x, z) and (z, y) with one noisy draw per evaluation input, on the first ``estimator_samples``
 rows of a fixed permutation of the evaluation set (x without its constant columns; y as one
-column of class indices, which estimators for continuous data refuse: a stored failure). A failing estimator is stored as a failed
-row. When the model's output is an (N, K) tensor it is read as class logits: the run's
-``accuracy``, ``distortion`` (mean cross-entropy) and the decoder bound H(Y) − CE on I(Z;Y).
+column of class indices, which estimators for continuous data refuse: a stored failure). A
+failing estimator is stored as a failed row. When the model's output is an (N, K) tensor it is
+read as class logits: the run's ``accuracy``, ``distortion`` (mean cross-entropy) and the decoder bound H(Y) − CE on I(Z;Y).
 
 For a noisy layer below another noisy layer, Z_l | X is not Gaussian (the upstream noise is
 nonlinearly transformed). The exact reference then conditions on the one upstream noise draw

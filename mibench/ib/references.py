@@ -73,8 +73,8 @@ def _as_labels(labels, n: int) -> np.ndarray:
     return codes.reshape(-1)
 
 
-def gaussian_mixture_mi(means, log_var, labels=None, n_mc: int = DEFAULT_N_MC, seed: int = 0,
-                        ) -> dict:
+def gaussian_mixture_mi(means, log_var, labels=None, n_mc: int = DEFAULT_N_MC,
+                        seed: int = 0) -> dict:
     """I(X;Z) (and I(Z;Y)) of a Gaussian channel over a finite input set, by exact-density MC.
 
     X is uniform over the N rows, Z | X = x_i ~ N(μ_i, diag exp(ℓ_i)), with ``log_var`` ℓ a scalar,
