@@ -148,3 +148,33 @@ def test_noise_module_in_the_users_model_is_read():
     want = gaussian_mixture_mi(f, math.log(0.1), y, n_mc=500, seed=0)
     got = [r for r in rows if r["estimator"] == "exact" and r["quantity"] == "i_xz"][0]
     assert got["value"] == pytest.approx(want["i_xz"], rel=1e-5)
+
+
+def test_readme_recorder_example_runs():
+    """The README's plain PyTorch loop with a Recorder runs as printed."""
+    from conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Information bottleneck"):]
+    blocks = section.split("```python\n")[1:]
+    code = next(b.split("```")[0] for b in blocks if "Recorder(" in b)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    df = scope["rec"].dataframe()
+    assert set(df.epoch) == {1, 2, 3, 4, 5}
+    exact = df[(df.estimator == "exact") & (df.quantity == "i_xz")]
+    assert set(exact.representation) == {"1", "3"} and (exact.value > 0).all()
+    assert not scope["rec"]._handles
+
+
+def test_import_is_torch_free():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import sys, mibench, mibench.ib; mibench.ib.gaussian_mixture_mi([[0.0], [1.0]], 0.0);"
+            "print('torch' in sys.modules, 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]
