@@ -278,8 +278,9 @@ class Recorder:
                 rows += [self._row(epoch, name, "i_xz", "exact", res["i_xz"], 0.0, wall),
                          self._row(epoch, name, "i_zy", "exact", res["i_zy"], 0.0, wall),
                          self._row(epoch, name, "h_y_given_z", "exact", res["h_y_given_z"], 0.0)]
-                z = np.array([rng.choice(q.shape[1], p=p / p.sum()) for p in q],
-                             dtype=np.float64)[:, None]
+                # one draw z ~ q(·|x_i) per row, by inverting the row's cumulative sums
+                below = np.cumsum(q, axis=1)[:, :-1] < rng.random(len(q))[:, None]
+                z = below.sum(1).astype(np.float64)[:, None]
             else:
                 if kind == "gaussian":
                     mean, log_var = first
