@@ -178,3 +178,32 @@ def test_import_is_torch_free():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_second_noisy_layer_gets_the_nested_reference():
+    """Two identity layers, noise injected after each: Z2 | X ~ N(μ, 2σ²) exactly. The recorder's
+    M measuring passes must see the upstream noise and approach that value (M = 1 would not)."""
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_ib_references import _exact_1d
+
+    means = np.array([-1.0, -0.4, 0.0, 0.3, 1.2, 2.0])
+    y = np.array([0, 0, 1, 1, 0, 1])
+    var = 0.1
+    model = nn.Sequential(nn.Identity(), nn.Identity())
+    rec = Recorder(means[:, None], y, {"0": "noise", "1": "noise"}, noise_var=var, n_mc=20_000,
+                   upstream_draws=300).attach(model)
+    df = rec.on_epoch_end(0, model)
+    rec.detach()
+    rows = {(r["representation"], r["quantity"], r["estimator"]): r for r in df}
+    i1, _ = _exact_1d(means, math.sqrt(var), y)
+    i2, j2 = _exact_1d(means, math.sqrt(2 * var), y)
+    first, second = rows[("0", "i_xz", "exact")], rows[("1", "i_xz", "exact")]
+    assert abs(first["value"] - i1) < 4 * first["stderr"]
+    assert abs(second["value"] - i2) < 4 * second["stderr"] + 0.03
+    assert abs(rows[("1", "i_zy", "exact")]["value"] - j2) < 4 * second["stderr"] + 0.03
+    assert ("0", "i_xz", "pairwise-kl") in rows and ("1", "i_xz", "pairwise-kl") not in rows
+    assert rows[("1", "i_xz", "logvar")]["value"] >= second["value"] - 4 * second["stderr"]

@@ -184,3 +184,27 @@ def test_categorical_limits():
 def test_bad_input_is_refused(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_mixture_conditionals_two_noisy_layers():
+    """Z1 = μ(X) + ε1, Z2 = Z1 + ε2 (identity layers): Z2 | X is Gaussian with variance 2σ², so
+    the (N, M, d) route with M draws of ε1 must approach the plain reference with 2σ²."""
+    means = np.array([-1.0, -0.4, 0.0, 0.3, 1.2, 2.0])
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    var = 0.1
+    rng = np.random.default_rng(7)
+    m = 400
+    upstream = means[:, None, None] + math.sqrt(var) * rng.standard_normal((6, m, 1))
+    nested = gaussian_mixture_mi(upstream, math.log(var), labels, n_mc=20_000, seed=1)
+    i_xz, i_zy = _exact_1d(means, math.sqrt(2 * var), labels)
+    # MC error (4 stderr) plus the error of representing ε1 by M = 400 draws (≈ 1/√M relative)
+    assert abs(nested["i_xz"] - i_xz) < 4 * nested["i_xz_stderr"] + 0.03
+    assert abs(nested["i_zy"] - i_zy) < 4 * nested["i_zy_stderr"] + 0.03
+    # H(Z2|X) = ½ ln(2πe · 2σ²), here by Monte Carlo
+    assert nested["h_z_given_x"] == pytest.approx(0.5 * math.log(2 * math.pi * math.e * 2 * var),
+                                                  abs=0.03)
+    # M identical copies of each mean are the plain channel
+    copies = np.repeat(means[:, None, None], 3, axis=1)
+    a = gaussian_mixture_mi(copies, math.log(var), labels, n_mc=20_000, seed=2)
+    b = gaussian_mixture_mi(means[:, None], math.log(var), labels, n_mc=20_000, seed=2)
+    assert abs(a["i_xz"] - b["i_xz"]) < 4 * math.hypot(a["i_xz_stderr"], b["i_xz_stderr"])

@@ -80,8 +80,8 @@ def gaussian_mixture_mi(means, log_var, labels=None, n_mc: int = DEFAULT_N_MC,
     X is uniform over the N rows, Z | X = x_i ~ N(μ_i, diag exp(ℓ_i)), with ``log_var`` ℓ a scalar,
     shape (d,) or (N, d). With draws i ~ U{1..N}, z ~ N(μ_i, diag e^{ℓ_i}),
 
-        I(X;Z) = E[ln p(z|x_i) − ln p(z)],        p(z)   = (1/N) Σ_j N(z; μ_j, e^{ℓ_j}),
-        I(Z;Y) = E[ln p(z|y_i) − ln p(z)],        p(z|y) = (1/N_y) Σ_{j: y_j = y} N(z; μ_j, e^{ℓ_j}),
+        I(X;Z) = E[ln p(z|x_i) − ln p(z)],  p(z)   = (1/N) Σ_j N(z; μ_j, e^{ℓ_j}),
+        I(Z;Y) = E[ln p(z|y_i) − ln p(z)],  p(z|y) = (1/N_y) Σ_{j: y_j = y} N(z; μ_j, e^{ℓ_j}),
 
     both averaged over ``n_mc`` independent draws (the estimator is unbiased; the standard error
     is the sample standard deviation over √n_mc). Each summand of I(X;Z) lies in [0, ln N], so the
@@ -90,42 +90,65 @@ def gaussian_mixture_mi(means, log_var, labels=None, n_mc: int = DEFAULT_N_MC,
     O(n_mc · N · d) time, O(N · d + 2^21) memory. This is the "ground truth" route of Kolchinsky
     et al.'s nonlinear IB code (their ``mc_entropy``), written here for diagonal covariances.
 
-    Returns a dict with ``i_xz``, ``i_xz_stderr``, ``h_z_given_x`` (exact: mean of
-    ½ Σ ln(2πe σ²_i)), ``h_z`` (= h_z_given_x + i_xz, same stderr), ``n_mc``; with ``labels``
-    also ``i_zy`` and ``i_zy_stderr``.
+    ``means`` of shape (N, M, d) describes a conditional that is itself a mixture,
+    Z | X = x_i ~ (1/M) Σ_m N(μ_im, diag e^{ℓ_im}) — a noisy layer below another noisy layer, with
+    M draws of the upstream noise per input. Then ln p(z|x_i) is the log-mean over the row's M
+    components, p(z) has N·M components, and the result is the exact MI of that channel (which
+    tends to the MI of the fully noisy network as M grows).
+
+    Returns a dict with ``i_xz``, ``i_xz_stderr``, ``h_z_given_x`` (for M = 1 exact: the mean of
+    ½ Σ ln(2πe σ²_i); for M > 1 the Monte Carlo mean of −ln p(z|x)), ``h_z`` (= h_z_given_x +
+    i_xz), ``n_mc``; with ``labels`` also ``i_zy`` and ``i_zy_stderr``.
     """
-    mu = _as_means(means)
-    n, d = mu.shape
+    raw = np.asarray(means, dtype=np.float64)
+    if raw.ndim == 3:
+        n, m_draws, d = raw.shape
+        if min(raw.shape) < 1:
+            raise ValueError(f"means of shape (N, M, d) need N, M, d >= 1; got {raw.shape}")
+        mu = _as_means(raw.reshape(n * m_draws, d))
+    else:
+        mu = _as_means(raw)
+        (n, d), m_draws = mu.shape, 1
+    nc = n * m_draws  # mixture components
     lv = np.asarray(log_var, dtype=np.float64)
     if lv.ndim == 0 or lv.shape == (d,) or lv.shape == (1,):
         lv = np.broadcast_to(lv.reshape(-1) if lv.ndim else lv, (d,))
-        lv = np.broadcast_to(lv, (n, d))
-    elif lv.shape != (n, d):
-        raise ValueError(f"log_var must be a scalar or have shape ({d},) or ({n}, {d}); "
-                         f"got {lv.shape}")
+        lv = np.broadcast_to(lv, (nc, d))
+    elif lv.shape == (n, d):
+        lv = np.repeat(lv, m_draws, axis=0)
+    elif lv.shape == (n, m_draws, d) and m_draws > 1:
+        lv = lv.reshape(nc, d)
+    else:
+        raise ValueError(f"log_var must be a scalar or have shape ({d},), ({n}, {d})"
+                         + (f" or ({n}, {m_draws}, {d})" if m_draws > 1 else "")
+                         + f"; got {lv.shape}")
     if not np.all(np.isfinite(lv)):
         raise ValueError("log_var contains NaN or infinite values")
     n_mc = int(n_mc)
     if n_mc < 2:
         raise ValueError(f"n_mc must be at least 2, got {n_mc}")
-    codes = _as_labels(labels, n) if labels is not None else None
+    codes = np.repeat(_as_labels(labels, n), m_draws) if labels is not None else None
 
     prec = np.exp(-lv)  # (N, d) 1/σ²
     # ln N(z; μ_j, σ_j²) = −½ [z² · prec_j − 2 z · (μ_j prec_j) + Σ μ_j² prec_j] − ½ Σ ln(2π σ_j²)
     mu_prec = mu * prec
     const = -0.5 * ((mu * mu_prec).sum(1) + lv.sum(1) + d * math.log(2 * math.pi))  # (N,)
     rng = np.random.default_rng(seed)
-    rows = rng.integers(0, n, size=n_mc)
+    inputs = rng.integers(0, n, size=n_mc)
     eps = rng.standard_normal((n_mc, d))
-    log_cond = -0.5 * ((eps**2).sum(1) + lv[rows].sum(1) + d * math.log(2 * math.pi))
+    rows = inputs * m_draws + (rng.integers(0, m_draws, size=n_mc) if m_draws > 1 else 0)
+    if m_draws == 1:
+        log_cond = -0.5 * ((eps**2).sum(1) + lv[rows].sum(1) + d * math.log(2 * math.pi))
+    else:
+        log_cond = np.empty(n_mc)
     pmi_x = np.empty(n_mc)
     pmi_y = np.empty(n_mc) if codes is not None else None
     if codes is not None:
         n_classes = int(codes.max()) + 1
-        onehot = np.zeros((n, n_classes))
-        onehot[np.arange(n), codes] = 1.0
+        onehot = np.zeros((nc, n_classes))
+        onehot[np.arange(nc), codes] = 1.0
         log_counts = np.log(onehot.sum(0))
-    chunk = max(1, _BLOCK // n)
+    chunk = max(1, _BLOCK // nc)
     for start in range(0, n_mc, chunk):
         r = rows[start:start + chunk]
         z = mu[r] + np.exp(0.5 * lv[r]) * eps[start:start + chunk]
@@ -133,17 +156,26 @@ def gaussian_mixture_mi(means, log_var, labels=None, n_mc: int = DEFAULT_N_MC,
         logp = const[None, :] - 0.5 * quad
         # guard the cancellation: the exact quadratic form is ≥ 0, so ln N(z; μ_j) ≤ ln of its peak
         np.minimum(logp, (-0.5 * (lv.sum(1) + d * math.log(2 * math.pi)))[None, :], out=logp)
+        if m_draws > 1:  # ln p(z|x_i): log-mean over the M components of the drawn input
+            drawn = inputs[start:start + chunk]
+            block = logp.reshape(len(r), n, m_draws)[np.arange(len(r)), drawn]
+            peak = block.max(1)
+            log_cond[start:start + chunk] = (np.log(np.exp(block - peak[:, None]).sum(1)) + peak
+                                             - math.log(m_draws))
         top = logp.max(1, keepdims=True)
         np.subtract(logp, top, out=logp)
         np.exp(logp, out=logp)  # now exp(ln N(z; μ_j) − max): one exp pass serves both terms
-        log_pz = np.log(logp.sum(1)) + top[:, 0] - math.log(n)
+        log_pz = np.log(logp.sum(1)) + top[:, 0] - math.log(nc)
         pmi_x[start:start + chunk] = log_cond[start:start + chunk] - log_pz
         if codes is not None:
             with np.errstate(divide="ignore"):
                 log_class = np.log(logp @ onehot) + top - log_counts
             own = log_class[np.arange(len(r)), codes[r]]
             pmi_y[start:start + chunk] = own - log_pz
-    h_cond = float(np.mean(0.5 * (lv.sum(1) + d * math.log(2 * math.pi * math.e))))
+    if m_draws == 1:
+        h_cond = float(np.mean(0.5 * (lv.sum(1) + d * math.log(2 * math.pi * math.e))))
+    else:
+        h_cond = float(-log_cond.mean())
     i_xz = float(pmi_x.mean())
     se_x = float(pmi_x.std(ddof=1) / math.sqrt(n_mc))
     out = {"i_xz": i_xz, "i_xz_stderr": se_x, "h_z_given_x": h_cond, "h_z": h_cond + i_xz,
