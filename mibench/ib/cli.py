@@ -129,6 +129,7 @@ def _summary_row(df, hp, seed, skipped) -> dict:
     reps = [r for r in dict.fromkeys(last.representation) if r not in ("model", "output")]
     for rep in reps[:2]:
         for q in ("i_xz", "i_zy"):
-            if (rep, q, "exact") in ok.index:
-                row[f"{rep}:{q}"] = ok[(rep, q, "exact")]
+            for ref in ("exact", "nested"):
+                if (rep, q, ref) in ok.index:
+                    row[f"{rep}:{q}"] = ok[(rep, q, ref)]
     return row

@@ -17,7 +17,6 @@ again: its stored trajectory is returned (resume).
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable, Iterable
 
@@ -91,7 +90,7 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
 
     from mibench.ib.datasets import make_dataset
     from mibench.ib.recorder import Recorder
-    from mibench.ib.references import DEFAULT_N_MC
+    from mibench.ib.references import DEFAULT_N_MC, ZERO_ENTROPY_VAR
     from mibench.ib.store import TRAJECTORY_COLUMNS, IBStore
 
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -127,8 +126,7 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
         batch = int(obj.hp["batch_size"])
         rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
                        estimator_samples=estimator_samples, store=store, run_id=run_id,
-                       seed=seed, noise_var=float(obj.hp.get("noise_var", 1 / (2 * math.pi
-                                                                              * math.e))))
+                       seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)))
         terms: dict = {}
         try:
             rec.attach(model)
