@@ -356,6 +356,7 @@ COMMANDS: list[tuple[str, str, Callable | str, Callable | str]] = [
      "mibench.leaderboard:configure_bench", "mibench.leaderboard:run_bench"),
     ("staircase", "Poole et al. 2019 staircase figure of the neural bounds",
      "mibench.staircase:configure", "mibench.staircase:handler"),
+    ("ib", "train IB objectives", "mibench.ib.cli:configure", "mibench.ib.cli:run"),
 ]
 
 
