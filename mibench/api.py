@@ -151,6 +151,9 @@ class Task:
     family: the task family (``multinormal``, ``student``, ...).
     mi_stderr: standard error of ``mutual_information`` (0 for an analytic truth).
     mi_method: how the truth was computed: ``analytic``, ``mc`` (Monte Carlo) or ``quadrature``.
+    version: version of the task's sampler; bump it when the distribution drawn for the same id
+        and seed changes (it is part of a stored run's key, so stored runs of an older version
+        are recomputed instead of reused).
     """
 
     id: str
@@ -163,6 +166,13 @@ class Task:
     family: str = ""
     mi_stderr: float = 0.0
     mi_method: str = "analytic"
+    version: int = field(default=1, compare=False)
+
+    def __post_init__(self) -> None:
+        if (isinstance(self.version, bool) or not isinstance(self.version, (int, np.integer))
+                or self.version < 1):
+            raise ValueError(f"task {self.id!r}: version must be an integer >= 1, "
+                             f"got {self.version!r}")
 
     def sample(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` pairs. The same ``seed`` gives the same arrays on every call and machine
@@ -185,6 +195,7 @@ class Task:
             "mutual_information": self.mutual_information,
             "mi_stderr": self.mi_stderr,
             "mi_method": self.mi_method,
+            "version": self.version,
         }
 
 

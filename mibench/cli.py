@@ -11,6 +11,7 @@ SQLite file. Failing *runs* are reported and stored, and exit 0.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 from pathlib import Path
@@ -301,7 +302,7 @@ def text_table(rows: list[dict], wrap: str | None = None, width: int | None = No
 
 def _configure_forget(p: argparse.ArgumentParser) -> None:
     p.description = ("Delete stored runs, e.g. the failed runs of a mistyped --set, or the runs "
-                     "of an estimator version that is no longer current. Selects runs by "
+                     "of an estimator or task version that is no longer current. Selects runs by "
                      "estimator (required: a name or fnmatch pattern), and optionally by task, "
                      "status and staleness; prints how many it removed.")
     p.add_argument("--estimator", "-e", required=True, metavar="PATTERN",
@@ -311,7 +312,8 @@ def _configure_forget(p: argparse.ArgumentParser) -> None:
     p.add_argument("--status", choices=["ok", "failed", "not-applicable"], action="append",
                    help="only runs with this status (repeatable; default: any)")
     p.add_argument("--stale", action="store_true",
-                   help="only runs of an estimator version older than the current one")
+                   help="only runs of an estimator version or a task (sampler) version older "
+                        "than the current one")
     p.add_argument("--db", help="results database (default: $MIBENCH_DB or "
                                 "~/.local/share/mibench/results.sqlite)")
     p.add_argument("--dry-run", action="store_true",
@@ -319,7 +321,7 @@ def _configure_forget(p: argparse.ArgumentParser) -> None:
 
 
 def _forget(args: argparse.Namespace) -> int:
-    from mibench.registry import estimator_version
+    from mibench.registry import estimator_version, make_task
     from mibench.store import Store, default_db_path
 
     db = Path(args.db or default_db_path()).expanduser()
@@ -328,6 +330,7 @@ def _forget(args: argparse.Namespace) -> int:
     status = None if not args.status else [s.replace("-", " ") for s in args.status]
     with Store(db) as store:
         stale = None
+        stale_tasks: dict = {}
         if args.stale:
             stale = {}
             for name in store.estimator_names():
@@ -335,7 +338,15 @@ def _forget(args: argparse.Namespace) -> int:
                     stale[name] = estimator_version(name)
                 except Exception:  # an estimator that no longer exists: nothing is current
                     stale[name] = 1 << 62
-        ids = store.select(args.estimator, args.task, status, stale)
+            for tid in store.task_ids():
+                if not fnmatch.fnmatchcase(tid, args.task):
+                    continue  # build only the tasks the pattern selects
+                try:
+                    stale_tasks[tid] = make_task(tid).version
+                except Exception:  # e.g. a task registered only by a test or a script:
+                    pass  # its current version is unknown, so none of its runs is stale
+        ids = store.select(args.estimator, args.task, status, stale,
+                           stale_tasks if args.stale else None)
         if not args.dry_run:
             store.delete(ids)
     what = "would remove" if args.dry_run else "removed"

@@ -40,8 +40,9 @@ Not applicable: runs stored with status "not applicable" (the estimator declares
 handle the task, e.g. ``accepts_discrete = False`` on a discrete task) are never failures: they
 are listed in their own section and count as "not run" in the rankings.
 
-Versions: only each estimator's newest stored ``estimator_version`` is used (older runs are
-counted in the provenance, ``python -m mibench forget --stale`` deletes them).
+Versions: only each estimator's newest stored ``estimator_version`` and each task's newest stored
+``task_version`` (its sampler version) are used (older runs are counted in the provenance,
+``python -m mibench forget --stale`` deletes them).
 
 Samples needed: per task, the smallest stored n from which the estimate stays within the band
 at every larger stored n (needs ≥ 2 stored n).
@@ -229,17 +230,21 @@ def build(df, suite: str | None = None, n_samples: int | None = None) -> Leaderb
     from mibench.registry import list_suites, list_tasks
 
     df = df.copy()
-    n_stale = 0
+    n_stale = n_stale_tasks = 0
     if len(df) and "estimator_version" in df:  # only each estimator's newest stored version
         newest = df.groupby("estimator").estimator_version.transform("max")
         n_stale = int((df.estimator_version != newest).sum())
         df = df[df.estimator_version == newest]
+    if len(df) and "task_version" in df:  # only each task's newest stored sampler version
+        newest = df.groupby("task_id").task_version.transform("max")
+        n_stale_tasks = int((df.task_version != newest).sum())
+        df = df[df.task_version == newest]
     labels = _labels(df) if len(df) else {}
     df["label"] = [labels[k] for k in zip(df.estimator, df.params_hash)]
     skipped = df.status == "not applicable" if len(df) else df.status
     not_applicable = sorted({(r.label, r.task_id, int(r.n_samples), str(r.error))
                              for r in df[skipped].itertuples()}) if len(df) else []
-    provenance = _provenance(df, n_stale)
+    provenance = _provenance(df, n_stale, n_stale_tasks)
     df = df[~skipped] if len(df) else df
     is_cons = df.task_id.map(is_consistency_task).astype(bool) if len(df) else df.task_id
     cons = df[is_cons] if len(df) else df
@@ -414,7 +419,7 @@ def _samples_needed(cells):
     return pd.DataFrame(rows)
 
 
-def _provenance(df, n_stale=0):
+def _provenance(df, n_stale=0, n_stale_tasks=0):
     if not len(df):
         return [("runs", "0")]
 
@@ -428,6 +433,8 @@ def _provenance(df, n_stale=0):
     runs = f"{len(df)} ({ok} ok, {failed} failed" + (f", {na} not applicable)" if na else ")")
     if n_stale:
         runs += f"; {n_stale} runs of older estimator versions ignored"
+    if n_stale_tasks:
+        runs += f"; {n_stale_tasks} runs of older task versions ignored"
     return [
         ("runs", runs),
         ("estimators", str(df.estimator.nunique())),

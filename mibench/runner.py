@@ -3,8 +3,9 @@
 A failing run never stops a sweep: its exception becomes a stored row with ``status="failed"``
 and the error text. A cell the estimator declares it cannot handle (``accepts_discrete = False``
 and a task flagging a discrete variable) is not run: it is stored with ``status="not
-applicable"``. Runs already in the store under the estimator's current ``version`` are skipped
-(resume) unless ``force=True``; runs of an older version are recomputed.
+applicable"``. Runs already in the store under the estimator's current ``version`` and the task's
+current ``version`` (its sampler version) are skipped (resume) unless ``force=True``; runs of an
+older estimator or task version are recomputed.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int)
         "params": stored,
         "params_hash": params_hash(stored),
         "task_id": task.id,
+        "task_version": int(task.version),
         "true_mi": task.mutual_information,
         "true_mi_stderr": task.mi_stderr,
         "n_samples": int(n_samples),
@@ -183,7 +185,8 @@ def sweep(
             c for c in cells
             if force or not store.has(c.estimator, versions[c.estimator],
                                       hashes[(c.estimator, c.params)], c.task_id, c.n_samples,
-                                      c.seed, status=skip_status)
+                                      c.seed, status=skip_status,
+                                      task_version=by_id[c.task_id].version)
         ]
         bar = _progress(len(todo), len(cells), enabled=progress)
         try:
@@ -198,9 +201,9 @@ def sweep(
             bar.close()
         df = store.dataframe()
     keys = {(c.estimator, versions[c.estimator], hashes[(c.estimator, c.params)], c.task_id,
-             c.n_samples, c.seed) for c in cells}
+             by_id[c.task_id].version, c.n_samples, c.seed) for c in cells}
     mask = [k in keys for k in zip(df.estimator, df.estimator_version, df.params_hash,
-                                   df.task_id, df.n_samples, df.seed)]
+                                   df.task_id, df.task_version, df.n_samples, df.seed)]
     return df[mask].reset_index(drop=True)
 
 

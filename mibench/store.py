@@ -3,22 +3,26 @@
 Location: ``--db PATH`` on the command line, else the ``MIBENCH_DB`` environment variable, else
 ``$XDG_DATA_HOME/mibench/results.sqlite`` (``~/.local/share/mibench/results.sqlite``).
 
-A run is identified by (estimator, estimator_version, params_hash, task_id, n_samples, seed); a
+A run is identified by (estimator, estimator_version, params_hash, task_id, task_version,
+n_samples, seed); a
 UNIQUE constraint on that key means that two processes writing the same database never duplicate
 a row, and a re-run skips what is stored (resume). ``estimator_version`` is the class attribute
 ``version`` of the estimator (:class:`mibench.api.BaseEstimator`), bumped whenever a change alters
 its numbers: a stored run is reused only while its version is the estimator's current one, so a
 change of numerics re-computes instead of serving the old value (the old rows stay, and the
 leaderboard uses each estimator's newest stored version; ``python -m mibench forget --stale``
-deletes them). The git revision is stored as provenance only (not in the key: a change elsewhere
+deletes them). ``task_version`` does the same for tasks: it is the task's sampler version
+(:attr:`mibench.api.Task.version`), so a task whose distribution changed for the same id is
+re-sampled and re-run rather than served from runs drawn from the old distribution. The git revision is stored as provenance only (not in the key: a change elsewhere
 in the code must not invalidate every run).
 
 ``status`` is ``ok``, ``failed`` (the run raised; ``error`` holds the text) or ``not applicable``
 (never run: the estimator declares ``accepts_discrete = False`` and the task has a discrete
 variable). The database runs in WAL mode with a busy timeout, so concurrent writers wait for each
 other instead of failing. Reading (:func:`load_results`) opens the file read-only and never
-changes it; opening a store for writing migrates a schema-1 file (no ``estimator_version``
-column: its rows get version 1) in place, in one transaction.
+changes it (a column an old file lacks reads as 1); opening a store for writing migrates a
+schema-1 file (no ``estimator_version`` column) or schema-2 file (no ``task_version`` column) in
+place, in one transaction: the missing version columns get 1.
 
 A path that cannot be used (a directory, a file that is not SQLite, an unwritable place) raises
 :class:`StoreError` with one line naming the path and the reason.
@@ -39,7 +43,7 @@ from urllib.parse import quote
 __all__ = ["default_db_path", "params_hash", "Store", "StoreError", "load_results", "COLUMNS",
            "STATUSES"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Run statuses: ok, failed (raised; error text stored), not applicable (skipped, never run).
 STATUSES = ("ok", "failed", "not applicable")
@@ -50,6 +54,7 @@ COLUMNS = [
     "params",  # JSON of the estimator's hyperparameters, minus the seed
     "params_hash",  # stable hash of params
     "task_id",
+    "task_version",  # the task's ``version`` (sampler version); part of the key
     "true_mi",
     "true_mi_stderr",
     "n_samples",
@@ -76,6 +81,7 @@ CREATE TABLE IF NOT EXISTS runs (
     params TEXT NOT NULL,
     params_hash TEXT NOT NULL,
     task_id TEXT NOT NULL,
+    task_version INTEGER NOT NULL DEFAULT 1,
     true_mi REAL,
     true_mi_stderr REAL,
     n_samples INTEGER NOT NULL,
@@ -92,12 +98,16 @@ CREATE TABLE IF NOT EXISTS runs (
     git_revision TEXT,
     machine TEXT,
     created_at TEXT NOT NULL,
-    UNIQUE (estimator, estimator_version, params_hash, task_id, n_samples, seed)
+    UNIQUE (estimator, estimator_version, params_hash, task_id, task_version, n_samples, seed)
 );
 """
 _SCHEMA = _RUNS + "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);\n"
 
-KEY = ("estimator", "estimator_version", "params_hash", "task_id", "n_samples", "seed")
+KEY = ("estimator", "estimator_version", "params_hash", "task_id", "task_version", "n_samples",
+       "seed")
+
+#: Columns added by a schema migration (absent from older files; their old rows get 1).
+_VERSION_COLUMNS = ("estimator_version", "task_version")
 
 
 class StoreError(Exception):
@@ -143,7 +153,7 @@ class Store:
             raise StoreError(f"cannot use {self.path} as a results database: "
                              f"{exc.strerror or exc}") from None
         cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
-        self._has_version = "estimator_version" in cols
+        self._missing = [c for c in _VERSION_COLUMNS if c not in cols]  # a read-only old file
 
     def _open(self) -> sqlite3.Connection:
         if self.path.is_dir():
@@ -171,20 +181,27 @@ class Store:
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
-        """Schema 1 -> 2: add ``estimator_version`` (old rows: 1) to the table and its key, and
-        allow the status ``not applicable``. SQLite cannot change a constraint in place, so the
+        """Schema 1 -> 2: add ``estimator_version``, and allow the status ``not applicable``;
+        schema 2 -> 3: add ``task_version``. Each added column enters the table and its UNIQUE
+        key with the value 1 for the old rows. SQLite cannot change a constraint in place, so the
         table is rebuilt (ids kept) in one transaction."""
-        if "estimator_version" in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}:
+        def missing():
+            cols = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+            return [c for c in _VERSION_COLUMNS if c not in cols]
+
+        if not missing():
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if "estimator_version" not in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}:
-                old = [c for c in COLUMNS if c != "estimator_version"]
-                conn.execute("ALTER TABLE runs RENAME TO runs_schema1")
+            absent = missing()  # again, inside the lock: another writer may have migrated
+            if absent:
+                old = [c for c in COLUMNS if c not in absent]
+                conn.execute("ALTER TABLE runs RENAME TO runs_old_schema")
                 conn.execute(_RUNS)
-                conn.execute(f"INSERT INTO runs (id, {', '.join(old)}, estimator_version) "
-                             f"SELECT id, {', '.join(old)}, 1 FROM runs_schema1")
-                conn.execute("DROP TABLE runs_schema1")
+                conn.execute(f"INSERT INTO runs (id, {', '.join(old + absent)}) "
+                             f"SELECT id, {', '.join(old + ['1'] * len(absent))} "
+                             f"FROM runs_old_schema")
+                conn.execute("DROP TABLE runs_old_schema")
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) "
                              "VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
@@ -219,27 +236,30 @@ class Store:
             raise
 
     def has(self, estimator: str, version: int, p_hash: str, task_id: str, n_samples: int,
-            seed: int, status: Iterable[str] = STATUSES) -> bool:
+            seed: int, status: Iterable[str] = STATUSES, task_version: int = 1) -> bool:
         """Whether a run with this key is stored (with one of the given statuses)."""
         status = tuple(status)
         marks = ",".join("?" * len(status))
         row = self._execute(
             f"SELECT 1 FROM runs WHERE estimator=? AND estimator_version=? AND params_hash=? "
-            f"AND task_id=? AND n_samples=? AND seed=? AND status IN ({marks}) LIMIT 1",
-            (estimator, int(version), p_hash, task_id, int(n_samples), int(seed), *status),
+            f"AND task_id=? AND task_version=? AND n_samples=? AND seed=? "
+            f"AND status IN ({marks}) LIMIT 1",
+            (estimator, int(version), p_hash, task_id, int(task_version), int(n_samples),
+             int(seed), *status),
         ).fetchone()
         return row is not None
 
     def add(self, row: Mapping[str, Any], replace: bool = False) -> bool:
         """Insert one run and commit it. Returns False when the key was already stored (and
-        ``replace`` is False). The JSON columns accept dicts; ``estimator_version`` defaults
-        to 1."""
+        ``replace`` is False). The JSON columns accept dicts; ``estimator_version`` and
+        ``task_version`` default to 1."""
         values = dict(row)
         for col in ("params", "diagnostics"):
             if not isinstance(values.get(col), (str, type(None))):
                 values[col] = canonical_json(values[col])
         values.setdefault("created_at", utc_now())
         values.setdefault("estimator_version", 1)
+        values.setdefault("task_version", 1)
         cols = [c for c in COLUMNS if c in values]
         marks = ", ".join("?" * len(cols))
         conflict = (
@@ -260,21 +280,31 @@ class Store:
     def estimator_names(self) -> list[str]:
         return [r[0] for r in self._execute("SELECT DISTINCT estimator FROM runs ORDER BY 1")]
 
+    def task_ids(self) -> list[str]:
+        return [r[0] for r in self._execute("SELECT DISTINCT task_id FROM runs ORDER BY 1")]
+
     def select(self, estimator: str = "*", task: str = "*", status: Iterable[str] | None = None,
-               stale: dict | None = None) -> list[int]:
+               stale: dict | None = None, stale_tasks: dict | None = None) -> list[int]:
         """Ids of the runs whose estimator and task id match the fnmatch patterns, with one of
-        ``status`` (None: any); ``stale`` maps estimator names to their current version and keeps
-        only runs of an older version."""
+        ``status`` (None: any). Staleness: ``stale`` maps estimator names to their current
+        version, ``stale_tasks`` task ids to theirs; when either is given, only runs of an older
+        estimator version or an older task version (a run missing from a given map is not stale
+        by that map) are kept."""
         status = None if status is None else set(status)
         ids = []
-        for rid, est, version, tid, st in self._execute(
-                "SELECT id, estimator, estimator_version, task_id, status FROM runs ORDER BY id"):
+        for rid, est, version, tid, tversion, st in self._execute(
+                "SELECT id, estimator, estimator_version, task_id, task_version, status FROM runs "
+                "ORDER BY id"):
             if not (fnmatch.fnmatchcase(est, estimator) and fnmatch.fnmatchcase(tid, task)):
                 continue
             if status is not None and st not in status:
                 continue
-            if stale is not None and not (est in stale and version < stale[est]):
-                continue
+            if stale is not None or stale_tasks is not None:
+                old_est = stale is not None and est in stale and version < stale[est]
+                old_task = (stale_tasks is not None and tid in stale_tasks
+                            and tversion < stale_tasks[tid])
+                if not (old_est or old_task):
+                    continue
             ids.append(rid)
         return ids
 
@@ -298,8 +328,8 @@ class Store:
         """All runs as a pandas DataFrame (JSON columns parsed into dicts)."""
         import pandas as pd
 
-        cols = [c if c != "estimator_version" or self._has_version
-                else "1 AS estimator_version" for c in COLUMNS]  # a read-only schema-1 file
+        cols = [f"1 AS {c}" if c in self._missing else c
+                for c in COLUMNS]  # a read-only schema-1 or schema-2 file
         df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs ORDER BY id", self._conn)
         for col in ("params", "diagnostics"):
             df[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in df[col]]

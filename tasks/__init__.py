@@ -4,6 +4,15 @@ This package installs as ``mibench.tasks``. ``BUILTIN`` maps each task id to
 ``("module:factory", kwargs)``; ``factory(**kwargs)`` builds the :class:`mibench.api.Task`. Ids
 carry their parameters and match the "Beyond Normal" (bmi) benchmark where a task exists there.
 ``SUITES`` maps suite names to lists of task ids or fnmatch patterns.
+
+Versions: every task has a sampler version (:attr:`mibench.api.Task.version`, part of a stored
+run's key). Bump it when the distribution drawn for the same id and seed changes, at the place
+that changed: a factory's own constant (``gaussian.MULTINORMAL_SPARSE_VERSION``) or a transform's
+entry in ``transforms.TRANSFORM_VERSIONS``. A transformed task derives its version, never lists
+it: ``base.version + transform version − 1``, so a change of the base or of the transform bumps
+every task built on it. Since commit fd2312c the ``multinormal-sparse-…`` base has version 2 and
+the spiral transform version 2: ``normal_cdf-``/``half_cube-`` of the sparse base are at 2,
+``spiral-…`` and ``spiral-normal_cdf-…`` of it at 3; every other built-in task is at 1.
 """
 
 if __name__ != "mibench.tasks":  # pragma: no cover - guard against a second copy

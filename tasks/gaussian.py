@@ -12,7 +12,7 @@ import numpy as np
 from mibench.api import Task
 
 __all__ = ["gaussian_mi", "gaussian_task", "bivariate_normal", "multinormal_dense",
-           "multinormal_sparse", "sparse_correlation"]
+           "multinormal_sparse", "sparse_correlation", "MULTINORMAL_SPARSE_VERSION"]
 
 
 def gaussian_mi(covariance: np.ndarray, dim_x: int) -> float:
@@ -32,8 +32,10 @@ def gaussian_task(
     name: str = "",
     family: str = "multinormal",
     params: dict | None = None,
+    version: int = 1,
 ) -> Task:
-    """A zero-mean Gaussian task; samples are ``L @ z`` with ``L`` the Cholesky factor of Σ."""
+    """A zero-mean Gaussian task; samples are ``L @ z`` with ``L`` the Cholesky factor of Σ
+    (``version``: :attr:`mibench.api.Task.version`)."""
     cov = np.array(covariance, dtype=np.float64)
     chol = np.linalg.cholesky(cov)  # raises LinAlgError if Σ is not positive definite
     dim = cov.shape[0]
@@ -51,6 +53,7 @@ def gaussian_task(
         name=name or task_id,
         params=dict(params or {}),
         family=family,
+        version=version,
     )
 
 
@@ -98,6 +101,11 @@ def sparse_correlation(dim_x: int, dim_y: int, n_interacting: int = 2, strength:
     return c
 
 
+#: Sampler version of ``multinormal-sparse-…``: 2 since it samples bmi's unit-variance
+#: correlation matrix instead of the latent-variable covariance (commit fd2312c).
+MULTINORMAL_SPARSE_VERSION = 2
+
+
 def multinormal_sparse(dim_x: int, dim_y: int, n_interacting: int = 2, strength: float = 2.0):
     """bmi's ``multinormal-sparse-dx-dy-k-λ``: N(0, C) with C = :func:`sparse_correlation`, i.e.
     unit marginal variances and corr(X_i, Y_i) = λ²/(1 + λ²) (0.8 for λ = 2) for the first k
@@ -112,4 +120,5 @@ def multinormal_sparse(dim_x: int, dim_y: int, n_interacting: int = 2, strength:
         dim_x,
         name=f"Multinormal {dim_x} × {dim_y} (sparse)",
         params={"n_interacting": n_interacting, "strength": strength},
+        version=MULTINORMAL_SPARSE_VERSION,
     )

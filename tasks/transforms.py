@@ -13,6 +13,10 @@ benchmark (Czyż et al. 2023, https://github.com/cbg-ethz/bmi), whose definition
 
 The bmi benchmark runs additionally standardise every sample (``transform_rescale``, same id);
 mibench does not — estimators that need standardised inputs (KSG) do it themselves.
+
+Versions (:attr:`mibench.api.Task.version`): a transformed task's version is
+``base.version + TRANSFORM_VERSIONS[prefix] − 1``, so bumping either the base's sampler or the
+transform (an entry of :data:`TRANSFORM_VERSIONS`, default 1) bumps every task built on it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from scipy.special import ndtr, ndtri
 
 from mibench.api import Task
 
-__all__ = ["Transform", "TRANSFORMS", "transform_task", "normal_cdf", "half_cube", "asinh",
+__all__ = ["Transform", "TRANSFORMS", "TRANSFORM_VERSIONS", "transform_task", "normal_cdf", "half_cube", "asinh",
            "wiggly_x", "wiggly_y", "swissroll", "bimodal_x", "bimodal_y", "make_spiral",
            "spiral_pair", "transforms_for", "bisect_increasing"]
 
@@ -226,6 +230,11 @@ def spiral_pair(dim_x: int, dim_y: int, speed: float = SPIRAL_SPEED):
     return make_spiral(0, 1, speed / dim_x), make_spiral(1, 2, speed / dim_y)
 
 
+#: Version of each named transform (its X and Y maps together; 1 when absent): bump it when the
+#: maps change. spiral 2: speed 1/dim and bmi's rotation direction (commit fd2312c).
+TRANSFORM_VERSIONS: dict[str, int] = {"spiral": 2}
+
+
 def transforms_for(prefix: str, dim_x: int, dim_y: int) -> tuple[Transform, Transform]:
     """The (X, Y) transform pair applied by the id prefix ``prefix``."""
     if prefix == "spiral":
@@ -239,8 +248,15 @@ def transforms_for(prefix: str, dim_x: int, dim_y: int) -> tuple[Transform, Tran
 
 def transform_task(base: Task, prefix: str, tx: Transform, ty: Transform, *, dim_x: int | None = None,
                    name: str = "", family: str = "transformed", task_id: str | None = None,
-                   ) -> Task:
-    """``base`` pushed through ``tx × ty``; id ``f"{prefix}-{base.id}"``, the same truth."""
+                   version: int | None = None) -> Task:
+    """``base`` pushed through ``tx × ty``; id ``f"{prefix}-{base.id}"``, the same truth.
+
+    ``version`` is the transform's own version (default: ``TRANSFORM_VERSIONS.get(prefix, 1)``);
+    the task's version is ``base.version + version − 1``."""
+    if version is None:
+        version = TRANSFORM_VERSIONS.get(prefix, 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"transform {prefix!r}: version must be an integer >= 1, got {version!r}")
     base_sampler = base.sampler
 
     def sampler(n, rng):
@@ -261,6 +277,7 @@ def transform_task(base: Task, prefix: str, tx: Transform, ty: Transform, *, dim
         family=family,
         mi_stderr=base.mi_stderr,
         mi_method=base.mi_method,
+        version=base.version + version - 1,
     )
 
 

@@ -245,3 +245,22 @@ def test_leaderboard_reads_the_output_folders_own_store(store_db, generated, tmp
     assert run_cli("leaderboard", "--out", out, "--no-figures").returncode == 0
     assert "`other`" not in (out / "leaderboard.md").read_text()  # not the personal store
     assert main(["leaderboard", "--out", str(out), "--check"]) == 0
+
+
+def test_old_task_versions_are_ignored(tmp_path):
+    """Runs drawn from an older sampler version of a task (``task_version``) are not mixed with
+    the current ones: only each task's newest stored version is used, the rest counted."""
+    db = tmp_path / "tv.sqlite"
+    new = [dict(_row("ksg", "removed-task-1", 1.0, s, 0.9), task_version=2) for s in range(2)]
+    old = [_row("ksg", "removed-task-1", 1.0, s, 5.0) for s in range(3)]  # task version 1
+    other = [_row("ksg", "removed-task-2", 1.0, s, 0.7) for s in range(2)]  # only version 1
+    with Store(db) as store:
+        for r in new + old + other:
+            assert store.add(r)
+    lb = build(mibench.load_results(db))
+    cells = lb.cells.set_index("task")
+    assert cells.loc["removed-task-1"].runs == 2
+    assert cells.loc["removed-task-1"]["mean"] == pytest.approx(0.9)  # version 1 rows ignored
+    assert cells.loc["removed-task-2"]["mean"] == pytest.approx(0.7)  # its newest is 1
+    assert "- runs: 4 (4 ok, 0 failed); 3 runs of older task versions ignored" in \
+        render_markdown(lb)

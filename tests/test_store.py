@@ -136,7 +136,7 @@ def test_schema1_file_is_read_unchanged_and_migrated_on_write(tmp_path):
         assert store.add(_row(seed=0, status="not applicable", value=None, estimator="kl"))
         assert store.count() == 4
     df = mibench.load_results(path)
-    assert sorted(df.estimator_version) == [1, 1, 1, 2]
+    assert sorted(df.estimator_version) == [1, 1, 1, 2] and set(df.task_version) == {1}
 
 
 def test_committed_results_store_still_loads(tmp_path):
@@ -148,7 +148,7 @@ def test_committed_results_store_still_loads(tmp_path):
     if not committed.exists():
         pytest.skip("no committed results store")
     df = mibench.load_results(committed)
-    assert len(df) > 0 and set(df.estimator_version) == {1}
+    assert len(df) > 0 and set(df.estimator_version) == {1} and set(df.task_version) == {1}
     copy = tmp_path / "r.sqlite"
     shutil.copy(committed, copy)
     with Store(copy) as store:  # migration of the committed (schema 1) file works
@@ -252,3 +252,121 @@ def test_a_closed_store_is_one_file_and_reading_leaves_none_beside_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.sqlite"]
     assert len(mibench.load_results(path)) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.sqlite"]
+
+
+# -- schema 3: task_version in the key (a task's sampler version) -------------------------------
+
+_SCHEMA2 = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, estimator TEXT NOT NULL,
+    estimator_version INTEGER NOT NULL DEFAULT 1, params TEXT NOT NULL,
+    params_hash TEXT NOT NULL, task_id TEXT NOT NULL, true_mi REAL, true_mi_stderr REAL,
+    n_samples INTEGER NOT NULL, seed INTEGER NOT NULL, value REAL, kind TEXT, stderr REAL,
+    wall_time_s REAL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'not applicable')), error TEXT,
+    diagnostics TEXT, source TEXT, mibench_version TEXT, git_revision TEXT, machine TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (estimator, estimator_version, params_hash, task_id, n_samples, seed));
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+INSERT INTO meta VALUES ('schema_version', '2');
+"""
+
+
+def test_schema2_file_is_read_unchanged_and_migrated_on_write(tmp_path):
+    import hashlib
+    import sqlite3
+
+    path = tmp_path / "v2.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_SCHEMA2)
+        for seed, version in ((0, 1), (1, 1), (0, 2)):
+            conn.execute(
+                "INSERT INTO runs (estimator, estimator_version, params, params_hash, task_id, "
+                "n_samples, seed, value, status, created_at) VALUES ('ksg', ?, '{\"k\":5}', ?, "
+                "'t', 10, ?, 0.5, 'ok', '2026-01-01')", (version, params_hash({"k": 5}), seed))
+    conn.close()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    df = mibench.load_results(path)  # read-only: a schema-2 file reads as task version 1
+    assert df.task_version.tolist() == [1, 1, 1] and df.estimator_version.tolist() == [1, 1, 2]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    with Store(path) as store:  # a writer migrates: old rows are task version 1, ids kept
+        assert store.has("ksg", 2, params_hash({"k": 5}), "t", 10, 0)
+        assert store.has("ksg", 1, params_hash({"k": 5}), "t", 10, 1, task_version=1)
+        assert not store.has("ksg", 1, params_hash({"k": 5}), "t", 10, 1, task_version=2)
+        assert store.add(_row(seed=1, task_version=2))  # a new task version: a new key
+        assert not store.add(_row(seed=1, task_version=2))
+        assert store.count() == 4
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
+            == ("3",)
+        key = [r for r in conn.execute("SELECT sql FROM sqlite_master WHERE name='runs'")][0][0]
+        assert "task_id, task_version, n_samples" in key
+    conn.close()
+    df = mibench.load_results(path)
+    assert df.task_version.tolist() == [1, 1, 1, 2]
+
+
+def _shifted(version):
+    """A registered test task whose samples depend on its version (x shifted by 10·version)."""
+    from mibench.api import Task
+
+    def sampler(n, rng):
+        z = rng.standard_normal((n, 2))
+        return z[:, :1] + 10.0 * version, z[:, 1:]
+
+    return Task(id="shifted-test", dim_x=1, dim_y=1, mutual_information=0.0, sampler=sampler,
+                version=version)
+
+
+class _MeanX(mibench.BaseEstimator):
+    """The mean of x: shows which distribution a stored value was computed from."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+
+    def _estimate(self, x, y):
+        return float(x.mean())
+
+
+def test_task_version_bump_recomputes_instead_of_reusing(tmp_path):
+    db = tmp_path / "tv.sqlite"
+    tasks = mibench.registry.tasks
+    mibench.register_estimator("mean-x-test", _MeanX)
+    mibench.register_task("shifted-test", _shifted, version=1)
+    try:
+        first = sweep("mean-x-test", ["shifted-test"], [50], [0], db=db, progress=False)
+        assert first.task_version.tolist() == [1] and 9 < first.value[0] < 11
+        # the sampler changes for the same id: its version is bumped
+        tasks.register("shifted-test", _shifted, kwargs={"version": 2}, override=True)
+        second = sweep("mean-x-test", ["shifted-test"], [50], [0], db=db, progress=False)
+        assert second.task_version.tolist() == [2]
+        assert second.value[0] == pytest.approx(first.value[0] + 10.0)  # recomputed
+        third = sweep("mean-x-test", ["shifted-test"], [50], [0], db=db, progress=False)
+        assert third.created_at.tolist() == second.created_at.tolist()  # resumed, not re-run
+        assert sorted(mibench.load_results(db).task_version) == [1, 2]
+    finally:
+        mibench.registry.estimators._specs.pop("mean-x-test")
+        tasks._specs.pop("shifted-test")
+        tasks._cache.pop("shifted-test", None)
+
+
+def test_forget_stale_task_versions(tmp_path):
+    from conftest import run_cli
+
+    db = tmp_path / "stt.sqlite"
+    sparse = "multinormal-sparse-3-3-2-2.0"
+    current = mibench.make_task(sparse).version
+    assert current >= 2
+    ksg = mibench.make_estimator("ksg").version
+    with Store(db) as store:
+        store.add(_row(seed=0, task_id=sparse, task_version=current, estimator_version=ksg))
+        store.add(_row(seed=0, task_id=sparse, task_version=current - 1, estimator_version=ksg))
+        store.add(_row(seed=1, task_id="unregistered-t", task_version=1, estimator_version=ksg))
+    assert "would remove 0 runs" in run_cli("forget", "-e", "*", "-t", "unregistered-*",
+                                            "--stale", "--db", db, "--dry-run",
+                                            check=True).stdout
+    out = run_cli("forget", "-e", "*", "--stale", "--db", db, check=True)
+    assert "removed 1 run " in out.stdout
+    df = mibench.load_results(db)  # the current version stays; an unknown task is never stale
+    assert sorted(zip(df.task_id, df.task_version)) == [(sparse, current),
+                                                        ("unregistered-t", 1)]
