@@ -17,7 +17,7 @@ Trainer policy (the same for every estimator)
      (median shift, max-deviation pre-scale, then mean / std), invariant to a·x + b.
 
    Why normal scores are the default: with heavy tails (Student-t, dof 1–3) an affine
-   standardisation leaves a few inputs hundreds of standard deviations out; a ReLU critic is
+   standardisation leaves a few inputs 30–65 standard deviations out; a ReLU critic is
    piecewise linear, so its scores on those pairs are huge, e^f overflows float32 (training
    diverges: NWJ, TUBA, JS) and a single outlying test pair dominates E_p[f] or log E_q[e^f]
    (DV −21.9, MINE −39.4 or +2.17 at a truth of 0.29 / 0.22; CLUB −99 and L1Out −169 where
@@ -515,8 +515,10 @@ class BA(NeuralEstimator):
 
     ``entropy_x``: the differential entropy h(X) in nats (original units), if known (e.g. from the
     task); then the value is a lower bound (kind "lower_bound"). Otherwise h(X) is estimated by
-    the entropy of the Gaussian fitted to the training split, which is an *upper* bound of h(X),
-    so the result is not a bound: kind "estimate"."""
+    the entropy of the Gaussian fitted to the (preprocessed) training split, which is an *upper*
+    bound of its h, so the result is not a bound: kind "estimate". ``entropy_x`` needs
+    ``preprocess="standardize"`` (the affine map's Jacobian converts h(X)). A constant column of
+    x is refused (``ValueError``): its Gaussian entropy would be log of a jitter (−5 to −10 nats)."""
 
     bound = "ba"
     kind = "estimate"

@@ -16,6 +16,11 @@ A column is *constant* only when all its values are exactly equal (its range is 
 column is refused (or, with ``allow_constant=True``, mapped to zeros). Data that is quantised by a
 large offset (every value a multiple of the float spacing at 1e12, say) is not constant; estimators
 that cannot handle ties refuse it for that reason, with their own message.
+
+:class:`NormalScores` is the non-affine alternative: the rank Gaussianisation z = Φ⁻¹(empirical
+CDF), fitted on one array (a training split) and applied to others by interpolating the training
+ranks. It is invariant to any increasing map of a column (scale, offset, tails) and bounds every
+output; the neural estimators use it by default.
 """
 
 from __future__ import annotations
