@@ -154,10 +154,20 @@ def test_bad_preprocess_is_refused():
 
 def test_l1out_is_an_estimate_because_it_lies_below_the_truth():
     """l1out with a learned conditional is not an upper bound in practice: on a 5 × 5 Gaussian
-    (I = 0.72... see below) its held-out value is below the truth, so its kind is 'estimate'."""
+    (I = 0.59) its held-out value is below the truth (0.51 at n = 5000 in the default-suite run),
+    so its kind is 'estimate'."""
     task = mibench.make_task("multinormal-dense-5-5-0.5")
     x, y = task.sample(3000, seed=0)
     est = mibench.make_estimator("l1out").estimate(x, y)
     assert est.kind == "estimate"
     assert est.value < task.mutual_information
-    assert mibench.make_estimator("club").estimate(x, y).kind == "upper_bound"
+
+
+def test_club_is_an_estimate_because_it_lies_below_the_truth_on_waves():
+    """CLUB with a learned Gaussian q(y|x) is below the truth on 2v1-waves (I = 1.31; 0.63–0.85
+    over 3 seeds at n = 5000, the default budget), so it is not labelled an upper bound."""
+    task = mibench.make_task("2v1-waves-12-5.0-3.0")
+    x, y = task.sample(5000, seed=0)
+    est = mibench.make_estimator("club").estimate(x, y)
+    assert est.kind == "estimate"
+    assert est.value < task.mutual_information - 0.2
