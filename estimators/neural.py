@@ -480,7 +480,9 @@ class Alpha(NeuralEstimator):
 class JS(NeuralEstimator):
     """Critic trained with the f-GAN Jensen–Shannon objective; reported as the NWJ lower bound of
     the shifted critic, nwj(f + 1) (a valid lower bound for any f, tight at the JS optimum
-    f = log r)."""
+    f = log r). Fragile on heavy-tailed data: the JS objective penalises a large f on a product
+    pair only linearly, the read-out exponentially, so a few such test pairs can pull a block far
+    below zero (README, "Neural bounds")."""
 
     bound = "js"
 
