@@ -39,6 +39,6 @@ BUILTIN = {
     "js": ("mibench.estimators.neural:JS", "lower_bound"),
     "smile": ("mibench.estimators.neural:SMILE", "estimate"),
     "ba": ("mibench.estimators.neural:BA", "estimate"),
-    "club": ("mibench.estimators.neural:CLUB", "upper_bound"),
-    "l1out": ("mibench.estimators.neural:L1Out", "upper_bound"),
+    "club": ("mibench.estimators.neural:CLUB", "estimate"),
+    "l1out": ("mibench.estimators.neural:L1Out", "estimate"),
 }

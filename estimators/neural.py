@@ -175,7 +175,7 @@ def _evaluate(module, x, y, block_size: int, metric: str) -> tuple[float, list[f
 
 def fit_bound(module: B.MIBound, x_train, y_train, x_val, y_val, *, batch_size=256, lr=1e-3,
               max_steps=2000, eval_every=100, patience=5, eval_batch_size=1000, seed=0,
-              name="bound") -> dict:
+              name="bound", weight_decay=0.0) -> dict:
     """Fit ``module`` (in place) by the trainer policy of this module and return
     ``{"best_step", "steps", "stopped_early", "val_best", "curve"}``; the module is left at its
     best validation checkpoint. Tensors must already be on the module's device."""
@@ -183,7 +183,8 @@ def fit_bound(module: B.MIBound, x_train, y_train, x_val, y_val, *, batch_size=2
     n = x_train.shape[0]
     bs = min(int(batch_size), n)
     metric = "loglik" if module.direction == "upper" or isinstance(module, BABound) else "bound"
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    # decoupled weight decay (AdamW, Loshchilov & Hutter 2019); weight_decay=0 is plain Adam
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=float(weight_decay))
     best_val, best_state, best_step = -math.inf, copy.deepcopy(module.state_dict()), 0
     curve, since, losses, order, pos = [], 0, [], rng.permutation(n), 0
     step = 0
@@ -234,7 +235,7 @@ def fit_bound(module: B.MIBound, x_train, y_train, x_val, y_val, *, batch_size=2
 
 _COMMON = ("critic", "hidden_dim", "n_layers", "embed_dim", "batch_size", "lr", "max_steps",
            "eval_every", "patience", "val_fraction", "test_fraction", "eval_batch_size", "device",
-           "threads", "seed", "preprocess")
+           "threads", "seed", "preprocess", "weight_decay")
 
 PREPROCESS = ("normal_scores", "standardize")
 
@@ -270,6 +271,7 @@ class NeuralEstimator(BaseEstimator):
         (MLP on [x, y], B² evaluations per batch) or ``bilinear``.
     hidden_dim, n_layers, embed_dim: MLP width, number of hidden layers, embedding size.
     batch_size, lr, max_steps: Adam mini-batch size, learning rate, step budget.
+    weight_decay: decoupled (AdamW) weight decay of every trainable parameter; 0: plain Adam.
     eval_every, patience: validation period (steps) and early-stopping patience (evaluations).
     val_fraction, test_fraction: sizes of the validation and test splits.
     eval_batch_size: block size of the validation / test evaluation.
@@ -292,7 +294,7 @@ class NeuralEstimator(BaseEstimator):
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
                  val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
-                 threads="auto", seed=0, preprocess="normal_scores"):
+                 threads="auto", seed=0, preprocess="normal_scores", weight_decay=0.0):
         self.critic = critic
         self.hidden_dim = hidden_dim
         self.n_layers = n_layers
@@ -309,6 +311,7 @@ class NeuralEstimator(BaseEstimator):
         self.threads = threads
         self.seed = seed
         self.preprocess = preprocess
+        self.weight_decay = weight_decay
 
     # -- parameters ------------------------------------------------------------------------
     def _validate_params(self) -> None:
@@ -330,6 +333,9 @@ class NeuralEstimator(BaseEstimator):
                 raise ValueError(f"{name} must be in (0, 1), got {v!r}")
         if self.val_fraction + self.test_fraction >= 0.9:
             raise ValueError("val_fraction + test_fraction must be < 0.9 (leave data to train on)")
+        wd = self.weight_decay
+        if isinstance(wd, bool) or not (isinstance(wd, (int, float)) and 0 <= wd < math.inf):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {wd!r}")
         if self.threads != "auto":
             _int_param(self, "threads")
         if self.preprocess not in PREPROCESS:
@@ -383,7 +389,8 @@ class NeuralEstimator(BaseEstimator):
             fit = fit_bound(module, t(xs[tr]), t(ys[tr]), t(xs[va]), t(ys[va]),
                             batch_size=self.batch_size, lr=self.lr, max_steps=self.max_steps,
                             eval_every=self.eval_every, patience=self.patience,
-                            eval_batch_size=self.eval_batch_size, seed=self.seed, name=name)
+                            eval_batch_size=self.eval_batch_size, seed=self.seed, name=name,
+                            weight_decay=self.weight_decay)
             value, blocks = _evaluate(module, t(xs[te]), t(ys[te]), self.eval_batch_size,
                                       "bound")
         if not math.isfinite(value) or abs(value) > DIVERGENCE_LIMIT:
@@ -422,10 +429,11 @@ class MINE(NeuralEstimator):
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
                  val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
-                 threads="auto", seed=0, preprocess="normal_scores", ema_rate=0.01):
+                 threads="auto", seed=0, preprocess="normal_scores", weight_decay=0.0,
+                 ema_rate=0.01):
         super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
                          eval_every, patience, val_fraction, test_fraction, eval_batch_size,
-                         device, threads, seed, preprocess)
+                         device, threads, seed, preprocess, weight_decay)
         self.ema_rate = ema_rate
 
     def _validate_params(self):
@@ -463,10 +471,11 @@ class Alpha(NeuralEstimator):
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
                  val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
-                 threads="auto", seed=0, preprocess="normal_scores", alpha=0.01):
+                 threads="auto", seed=0, preprocess="normal_scores", weight_decay=0.0,
+                 alpha=0.01):
         super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
                          eval_every, patience, val_fraction, test_fraction, eval_batch_size,
-                         device, threads, seed, preprocess)
+                         device, threads, seed, preprocess, weight_decay)
         self.alpha = alpha
 
     def _validate_params(self):
@@ -497,10 +506,11 @@ class SMILE(NeuralEstimator):
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
                  val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
-                 threads="auto", seed=0, preprocess="normal_scores", tau=5.0):
+                 threads="auto", seed=0, preprocess="normal_scores", weight_decay=0.0,
+                 tau=5.0):
         super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
                          eval_every, patience, val_fraction, test_fraction, eval_batch_size,
-                         device, threads, seed, preprocess)
+                         device, threads, seed, preprocess, weight_decay)
         self.tau = tau
 
     def _validate_params(self):
@@ -528,10 +538,11 @@ class BA(NeuralEstimator):
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
                  val_fraction=0.1, test_fraction=0.3, eval_batch_size=1000, device="auto",
-                 threads="auto", seed=0, preprocess="normal_scores", entropy_x=None):
+                 threads="auto", seed=0, preprocess="normal_scores", weight_decay=0.0,
+                 entropy_x=None):
         super().__init__(critic, hidden_dim, n_layers, embed_dim, batch_size, lr, max_steps,
                          eval_every, patience, val_fraction, test_fraction, eval_batch_size,
-                         device, threads, seed, preprocess)
+                         device, threads, seed, preprocess, weight_decay)
         self.entropy_x = entropy_x
 
     def _validate_params(self):
