@@ -362,15 +362,22 @@ class SMILEBound(CriticBound):
 
 class JSBound(CriticBound):
     """Critic trained with the f-GAN JS objective (:func:`js`); ``forward`` returns the NWJ bound
-    of the shifted critic, ``nwj(f + 1)``, a valid lower bound for any f and tight at the JS
-    optimum f = log r (Poole et al. 2019 and Song & Ermon 2020 pair JS training with an NWJ
-    read-out in the same way)."""
+    of the shifted, clipped critic, ``nwj(clip(f, −c, c) + 1)`` with ``c = self.clip`` (default
+    ∞: no clipping). NWJ, E_p[g] − e^{−1} E_q[e^g] ≤ I, holds for *every* function g, so it holds
+    for g = clip(f, −c, c) + 1 whatever c is, as long as c is fixed before the data the bound is
+    evaluated on; at the JS optimum f = log r and c = ∞ it is tight (Poole et al. 2019 and Song &
+    Ermon 2020 pair JS training with an NWJ read-out in the same way). A finite c guards the
+    read-out against the few product pairs on which a JS-trained critic is large: the JS loss
+    penalises them only linearly (softplus), the read-out exponentially."""
 
     def __init__(self, critic: nn.Module):
         super().__init__(critic, "nwj")
         self.name = "js"
+        self.clip = math.inf
 
     def bound_from_scores(self, scores):
+        if not math.isinf(self.clip):
+            scores = torch.clamp(scores, -self.clip, self.clip)
         return nwj(scores + 1.0)
 
     def training_loss(self, x, y):

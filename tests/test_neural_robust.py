@@ -173,3 +173,30 @@ def test_club_is_an_estimate_because_it_lies_below_the_truth_on_waves():
     est = mibench.make_estimator("club").estimate(x, y)
     assert est.kind == "estimate"
     assert est.value < task.mutual_information - 0.2
+
+
+def test_js_read_out_clip_is_chosen_on_validation_and_rescues_heavy_tails():
+    """Version 2 of ``js`` gave −2.18 nats on this sample (truth 0.30): a few product pairs with a
+    large JS-trained score dominate e^f in the NWJ read-out. The clip chosen on the validation
+    split keeps the value a valid lower bound and ≥ −0.05 (over the 13 Student-t tasks × 3 seeds
+    the minimum is now −0.004)."""
+    task = mibench.make_task("student-identity-5-5-3")
+    x, y = task.sample(5000, seed=2)
+    r = mibench.make_estimator("js", seed=2).estimate(x, y)
+    assert -0.05 <= r.value <= task.mutual_information + 0.05
+    assert r.diagnostics["read_out_clip"] is not None
+    assert len(r.diagnostics["read_out_clip_val"]) == len(mibench.make_estimator("js").CLIPS)
+
+
+def test_js_bound_with_a_clip_is_nwj_of_the_clipped_shifted_critic():
+    import torch
+
+    from mibench import bounds as B
+
+    scores = torch.tensor([[12.0, 9.0, -1.0], [0.5, 3.0, 11.0], [-20.0, 2.0, 1.0]],
+                          dtype=torch.float64)
+    bound = B.make_bound("js", 1, 1)
+    assert float(bound.bound_from_scores(scores)) == pytest.approx(float(B.nwj(scores + 1)))
+    bound.clip = 3.0
+    clipped = torch.clamp(scores, -3.0, 3.0) + 1
+    assert float(bound.bound_from_scores(scores)) == pytest.approx(float(B.nwj(clipped)))
