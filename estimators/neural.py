@@ -628,6 +628,7 @@ class CLUB(NeuralEstimator):
     (I = 6): valid but uninformative at high MI. A y with atoms (discrete values) is refused
     (``ValueError``): there the Gaussian's variance collapses and the value is arbitrary."""
 
+    accepts_discrete = ("x",)  # a Gaussian q(y|x) refuses a discrete y (_check_data)
     bound = "club"
     kind = "estimate"
 
@@ -645,6 +646,7 @@ class L1Out(NeuralEstimator):
     ``default`` suite (15 of 16 tasks in the committed store; see the README, "Neural bounds").
     A y with atoms is refused, as for :class:`CLUB`."""
 
+    accepts_discrete = ("x",)  # a Gaussian q(y|x) refuses a discrete y (_check_data)
     bound = "l1out"
     kind = "estimate"
 

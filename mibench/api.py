@@ -222,14 +222,16 @@ class BaseEstimator:
     version: the version of the estimator's numerics. Bump it whenever a change can alter the
         values it returns for the same data and hyperparameters: stored runs of an older version
         are then recomputed instead of reused.
-    accepts_discrete: False when the estimator refuses discrete or quantised columns (e.g. KSG):
-        a sweep then skips tasks that flag a discrete variable (``task.params["discrete_x"]`` /
-        ``["discrete_y"]``) without running them, and stores them as "not applicable".
+    accepts_discrete: which variables may be discrete or quantised: True (both), False (neither,
+        e.g. KSG) or a tuple of the names accepted (``("x",)``: x may be discrete, y may not, e.g.
+        CLUB's Gaussian q(y|x)). A sweep skips tasks that flag a refused discrete variable
+        (``task.params["discrete_x"]`` / ``["discrete_y"]``) without running them, and stores
+        them as "not applicable".
     """
 
     kind: ClassVar[str] = "estimate"
     version: ClassVar[int] = 1
-    accepts_discrete: ClassVar[bool] = True
+    accepts_discrete: ClassVar[bool | tuple[str, ...]] = True
     symmetric: ClassVar[bool] = True
     test_params: ClassVar[dict] = {}
 

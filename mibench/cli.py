@@ -191,7 +191,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  failed: {line}")
     if n_na:
         print("  n/a: not run, the estimator declares that it cannot handle the task's discrete "
-              "variables (accepts_discrete = False)")
+              "variables (its accepts_discrete tag)")
     return 0
 
 

@@ -572,7 +572,8 @@ def render_markdown(lb: Leaderboard) -> str:
     if lb.not_applicable:
         out += ["## Not applicable", "",
                 "Not run: the estimator declares that it cannot handle the task (e.g. "
-                "`accepts_discrete = False` on a task with a discrete variable). Not failures; "
+                "its `accepts_discrete` tag refuses a discrete variable of the task: `False` "
+                "for KSG, `(\"x\",)` for CLUB). Not failures; "
                 "in the rankings such a task counts as not run.", ""]
         out += [_md_table(["estimator", "task", "n", "reason"],
                           ([f"`{lab}`", f"`{t}`", n, reason.removeprefix("not applicable: ")]

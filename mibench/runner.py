@@ -81,14 +81,15 @@ def _stored_params(estimator: str, overrides: dict) -> dict:
 
 def not_applicable(estimator: str, task: Task) -> str | None:
     """Why ``estimator`` does not apply to ``task`` (None when it does): a class with
-    ``accepts_discrete = False`` on a task whose ``params`` flag ``discrete_x``/``discrete_y``."""
+    ``accepts_discrete`` refusing a variable (False: both) that the task's ``params`` flag as
+    discrete (``discrete_x``/``discrete_y``)."""
     cls = estimator_class(estimator)[0]
-    if getattr(cls, "accepts_discrete", True):
-        return None
-    flagged = [v for v in ("x", "y") if task.params.get(f"discrete_{v}")]
+    accepts = getattr(cls, "accepts_discrete", True)
+    accepted = ("x", "y") if accepts is True else () if accepts is False else tuple(accepts)
+    flagged = [v for v in ("x", "y") if task.params.get(f"discrete_{v}") and v not in accepted]
     if not flagged:
         return None
-    return (f"not applicable: {cls.__name__} declares accepts_discrete = False and "
+    return (f"not applicable: {cls.__name__} declares accepts_discrete = {accepts!r} and "
             f"{' and '.join(flagged)} of {task.id} {'is' if len(flagged) == 1 else 'are'} "
             f"discrete")
 

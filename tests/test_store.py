@@ -205,6 +205,20 @@ def test_not_applicable_cells_are_not_run(tmp_path, monkeypatch):
     assert runner.not_applicable("ksg", mibench.make_task("1v1-normal-0.75")) is None
 
 
+def test_not_applicable_names_the_refused_variable():
+    """CLUB / L1Out (a Gaussian q(y|x)) refuse a discrete y but not a discrete x:
+    ``accepts_discrete = ("x",)``. Before, their refusals on the discrete-label tasks were stored
+    as failed runs."""
+    from mibench.api import Task
+
+    labels = mibench.make_task("labels-4-2-2.0")  # discrete y
+    assert "y of labels-4-2-2.0 is discrete" in runner.not_applicable("club", labels)
+    assert runner.not_applicable("l1out", labels) is not None
+    only_x = Task("dx-only", 1, 1, 0.0, labels.sampler, params={"discrete_x": True})
+    assert runner.not_applicable("club", only_x) is None
+    assert runner.not_applicable("ksg", only_x) is not None
+
+
 def test_forget_removes_selected_runs(tmp_path):
     from conftest import run_cli
 
