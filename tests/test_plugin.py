@@ -19,6 +19,9 @@ class Correlation(BaseEstimator):
         self.seed = seed
 
     def _estimate(self, x, y):
+        from mibench.preprocessing import standardize
+
+        x, y = standardize(x, "x"), standardize(y, "y")
         rho = np.corrcoef(x[:, 0], y[:, 0])[0, 1]
         return {"value": -0.5 * np.log1p(-rho**2), "diagnostics": {"rho": float(rho)}}
 
