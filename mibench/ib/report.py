@@ -81,8 +81,9 @@ def _labels(runs) -> dict:
         varying = [k for k in keys
                    if len({json.dumps(p.get(k), sort_keys=True) for p in g.params}) > 1]
         for r in g.itertuples():
-            parts = [f"{k}={json.dumps(r.params.get(k), sort_keys=True)}" for k in varying]
-            labels[int(r.id)] = ", ".join(parts + [f"seed={int(r.seed)}"])
+            parts = [f"{k}={json.dumps(r.params.get(k), sort_keys=True, separators=(',', ':'))}"
+                     for k in varying]
+            labels[int(r.id)] = " ".join(parts + [f"seed={int(r.seed)}"])
     return labels
 
 
