@@ -87,6 +87,13 @@ def _labels(runs) -> dict:
     return labels
 
 
+def _numeric_axis(params, key) -> bool:
+    """Whether every run has a number for ``key`` and they take several values (a sweep)."""
+    values = [p.get(key) for p in params]
+    return (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            and len(set(values)) > 1)
+
+
 class Group:
     """The runs of one objective × dataset, their trajectory rows and scores."""
 
@@ -109,8 +116,7 @@ class Group:
         self.scores = self.scores.sort_values(
             ["order", "rep_order", "quantity", "estimator"],
             kind="mergesort").reset_index(drop=True)
-        self.sweep = next((k for k in _SWEEP_KEYS
-                           if len({p.get(k) for p in self.runs.params}) > 1), None)
+        self.sweep = next((k for k in _SWEEP_KEYS if _numeric_axis(self.runs.params, k)), None)
 
     @property
     def files(self) -> list[str]:
