@@ -25,6 +25,10 @@ def db(tmp_path_factory):
 
 def test_report_files_and_determinism(db, tmp_path):
     out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    for stale in ("gone-x-scores.md", "gone-x-scores.csv", "figures/gone-x-plane.png",
+                  "figures/mlp-twelve-bit-final.png", "README.md", "figures/other.png"):
+        (out / stale).write_text("old")
     first = run_cli("ib-report", "--db", db, "--out", out, check=True)
     assert "2 run groups, 3 runs" in first.stdout
     texts = ["vib-digits-scores.md", "vib-digits-scores.csv", "mlp-twelve-bit-scores.md",
@@ -35,7 +39,10 @@ def test_report_files_and_determinism(db, tmp_path):
         assert (out / name).stat().st_size > 0
     for name in figures:
         assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not (out / "figures" / "mlp-twelve-bit-final.png").exists()  # not a sweep
+    assert not (out / "figures" / "mlp-twelve-bit-final.png").exists()  # not a sweep: removed
+    for stale in ("gone-x-scores.md", "gone-x-scores.csv", "figures/gone-x-plane.png"):
+        assert not (out / stale).exists()  # of a group no longer in the store
+    assert (out / "README.md").read_text() == "old" == (out / "figures/other.png").read_text()
     before = {n: (out / n).read_bytes() for n in texts}
     run_cli("ib-report", "--db", db, "--out", out, "--no-figures", check=True)
     assert {n: (out / n).read_bytes() for n in texts} == before

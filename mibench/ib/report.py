@@ -20,7 +20,9 @@ run group (objective × dataset, named ``<objective>-<dataset>``):
 * ``figures/<group>-epochs.png`` — I(X;Z) and I(Z;Y) against the epoch per representation: the
   reference ± 2 stderr (band), each estimator and bound.
 
-Figures are saved like the leaderboard's (:mod:`mibench.plots`, no timestamp in the PNG).
+Figures are saved like the leaderboard's (:mod:`mibench.plots`, no timestamp in the PNG). Files
+of these names that the store no longer makes are removed; other files in the folder are kept.
+Only finished (``ok``) runs are read; a panel whose estimator failed at every epoch says so.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ CSV_COLUMNS = ["objective", "dataset", "run", "representation", "quantity", "est
                "reference", "kind", "n_epochs", "n_failed", "mean_abs_error", "spearman",
                "sign_agreement", "n_changes", "bound_violations"]
 _SWEEP_KEYS = ("beta", "gamma")
+_FIGURE_PATTERNS = ("*-plane.png", "*-final.png", "*-epochs.png")
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 
 
@@ -289,7 +292,7 @@ def _draw_planes(group, panels, colour_of, norm, cmap, final_only=False):
     fig, axes, grid = _panel_grid(plt, len(panels))
     sc = None
     for ax, est in zip(axes, panels):
-        fallback_any = False
+        fallback_any, n_points = False, 0
         for run_id in group.run_ids:
             layer_pts = []
             for k, rep in enumerate(reps):
@@ -299,6 +302,7 @@ def _draw_planes(group, panels, colour_of, norm, cmap, final_only=False):
                     pts = pts[pts.epoch == pts.epoch.max()]
                 if pts.empty:
                     continue
+                n_points += len(pts)
                 if est is None and not final_only:
                     _brackets(ax, traj, run_id, rep, pts, norm, cmap)
                 sc = ax.scatter(pts.x, pts.y, c=colour_of(run_id, pts.epoch), cmap=cmap,
@@ -313,7 +317,10 @@ def _draw_planes(group, panels, colour_of, norm, cmap, final_only=False):
                     ax.plot(xs, ys, color="0.6", linewidth=0.4, zorder=2)
         _ceilings(ax, traj)
         title = "reference (exact / nested)" if est is None else est
-        if fallback_any:
+        if not n_points:
+            ax.text(0.5, 0.5, "no successful measurement\n(see the scores' failed column)",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.3")
+        elif fallback_any:
             title += "\n(I(Z;Y): reference)"
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("I(X;Z) [nats]")
@@ -452,6 +459,14 @@ def write(groups: list[Group], out, figures: bool = True) -> list[Path]:
             written.append(path)
         if figures:
             written += save_figures(g, out / "figures")
+    # files of this report's naming that this store no longer makes (a group gone, a sweep
+    # that is no longer one); other files in ``out`` (e.g. a README) are left alone
+    stale = sorted(out.glob("*-scores.md")) + sorted(out.glob("*-scores.csv"))
+    if figures:
+        stale += [f for pat in _FIGURE_PATTERNS for f in sorted((out / "figures").glob(pat))]
+    for old in stale:
+        if old not in written:
+            old.unlink()
     return written
 
 
