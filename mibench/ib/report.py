@@ -366,7 +366,11 @@ def plane_figure(group: Group, path: Path) -> Path:
     panels = [None] + _plane_estimators(group.traj)
     fig, grid, sc = _draw_planes(group, panels, lambda run_id, epochs: epochs + 1, norm, cmap)
     if sc is not None:
-        fig.colorbar(sc, ax=grid, label="epoch + 1 (log scale)", shrink=0.8)
+        cb = fig.colorbar(sc, ax=grid, label="epoch + 1 (log scale)", shrink=0.8)
+        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+                 if t <= norm.vmax]
+        cb.ax.minorticks_off()
+        cb.set_ticks(ticks, labels=[str(t) for t in ticks])
     fig.suptitle(f"Information planes: {group.objective} on {group.dataset}", fontsize=10)
     return _save(fig, path)
 
@@ -395,6 +399,8 @@ def final_figure(group: Group, path: Path) -> Path:
 
 
 def epochs_figure(group: Group, path: Path) -> Path:
+    from matplotlib.ticker import ScalarFormatter
+
     from mibench.ib.scoring import _NOT_SCORED
     from mibench.plots import _save
 
@@ -430,6 +436,7 @@ def epochs_figure(group: Group, path: Path) -> Path:
             if len(c):
                 ax.axhline(float(c.value.iloc[0]), color="0.4", linestyle=":", linewidth=0.8)
             ax.set_xscale("symlog", linthresh=1)
+            ax.xaxis.set_major_formatter(ScalarFormatter())
             ax.set_title(f"{rep}: {'I(X;Z)' if q == 'i_xz' else 'I(Z;Y)'}", fontsize=9)
             ax.set_xlabel("epoch")
             ax.set_ylabel("nats")
