@@ -368,6 +368,8 @@ COMMANDS: list[tuple[str, str, Callable | str, Callable | str]] = [
     ("staircase", "Poole et al. 2019 staircase figure of the neural bounds",
      "mibench.staircase:configure", "mibench.staircase:handler"),
     ("ib", "train IB objectives", "mibench.ib.cli:configure", "mibench.ib.cli:run"),
+    ("ib-report", "information-plane figures and trajectory scores from the IB store",
+     "mibench.ib.report:configure", "mibench.ib.report:run"),
 ]
 
 

@@ -32,6 +32,7 @@ _LAZY = {  # name -> module: these import torch / pandas / scikit-learn, so only
     "register_dataset": "mibench.ib.datasets",
     "train": "mibench.ib.training",
     "list_objectives": "mibench.ib.training",
+    "score_trajectories": "mibench.ib.scoring",
 }
 
 
