@@ -82,6 +82,8 @@ __all__ = [
     "BABound",
 ]
 
+#: BA refuses x whose covariance has smallest/largest eigenvalue ratio at or below this.
+COLLINEAR_TOL = 1e-8
 #: |validation value| beyond this is treated as divergence.
 DIVERGENCE_LIMIT = 1e6
 
@@ -555,10 +557,13 @@ class BA(NeuralEstimator):
     the entropy of the Gaussian fitted to the (preprocessed) training split, which is an *upper*
     bound of its h, so the result is not a bound: kind "estimate". ``entropy_x`` needs
     ``preprocess="standardize"`` (the affine map's Jacobian converts h(X)). A constant column of
-    x is refused (``ValueError``): its Gaussian entropy would be log of a jitter (−5 to −10 nats)."""
+    x is refused (``ValueError``): its Gaussian entropy would be log of a jitter (−5 to −10 nats);
+    so are collinear columns (e.g. x = [X, X]: −23.8 nats before), whose covariance is singular."""
 
     bound = "ba"
     kind = "estimate"
+    #: 3: collinear columns of x are refused (they gave −23.8 nats on [X, X]).
+    version = 3
 
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
@@ -587,8 +592,13 @@ class BA(NeuralEstimator):
         else:
             xt = ctx["x_train"]
             cov = np.atleast_2d(np.cov(xt, rowvar=False))
-            _, logdet = np.linalg.slogdet(cov + 1e-9 * np.eye(cov.shape[0]))
-            h = 0.5 * (dim_x * math.log(2 * math.pi * math.e) + logdet)
+            eig = np.linalg.eigvalsh(cov)
+            if eig[0] <= COLLINEAR_TOL * eig[-1]:
+                raise ValueError(
+                    f"the columns of x are (nearly) collinear (smallest/largest covariance "
+                    f"eigenvalue {eig[0] / eig[-1]:.1e}): their Gaussian entropy is −∞ and BA's "
+                    "value would be set by round-off; drop the redundant columns")
+            h = 0.5 * (dim_x * math.log(2 * math.pi * math.e) + float(np.sum(np.log(eig))))
         decoder = B.ConditionalGaussian(dim_y, dim_x, int(self.hidden_dim), int(self.n_layers))
         return BABound(decoder, h)
 

@@ -128,6 +128,15 @@ def test_ba_refuses_a_constant_column_of_x():
             mibench.make_estimator("ba", preprocess=pre, **FAST).estimate(x, y)
 
 
+def test_ba_refuses_collinear_columns_of_x():
+    """x = [X, X] (the data-processing consistency check): the Gaussian entropy of x is −∞; BA
+    used to add log det(cov + 1e-9 I) and reported −23.8 nats."""
+    x, y = mibench.make_task("multinormal-dense-2-2-0.5").sample(600, seed=0)
+    with pytest.raises(ValueError, match="collinear"):
+        mibench.make_estimator("ba", **FAST).estimate(np.hstack([x, x]), y)
+    mibench.make_estimator("ba", **FAST).estimate(x, y)  # full-rank x is fine
+
+
 def test_ba_entropy_x_needs_the_affine_preprocessing():
     x, y = mibench.make_task("1v1-normal-0.75").sample(600, seed=0)
     with pytest.raises(ValueError, match="preprocess='standardize'"):
