@@ -148,10 +148,19 @@ def test_committed_results_store_still_loads(tmp_path):
     if not committed.exists():
         pytest.skip("no committed results store")
     df = mibench.load_results(committed)
-    assert len(df) > 0 and set(df.estimator_version) == {1} and set(df.task_version) == {1}
+    assert len(df) > 0
+    # the committed leaderboard was made by the current numerics of every estimator and task:
+    # a version bump without a re-run of results/ fails here
+    from mibench.registry import estimator_version
+
+    for name, versions in df.groupby("estimator").estimator_version:
+        assert set(versions) == {estimator_version(name)}, name
+    for task_id, versions in df.groupby("task_id").task_version:
+        if not task_id.startswith("consistency/"):
+            assert set(versions) == {mibench.make_task(task_id).version}, task_id
     copy = tmp_path / "r.sqlite"
     shutil.copy(committed, copy)
-    with Store(copy) as store:  # migration of the committed (schema 1) file works
+    with Store(copy) as store:  # opening the committed file for writing works
         assert store.count() == len(df)
 
 

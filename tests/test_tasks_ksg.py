@@ -26,8 +26,8 @@ def test_ksg_agrees_with_truth(task_id):
     sheared ridges) and 1% of the MI (additive-mi-6: −0.063). A sampler off by a mixture
     component, a correlation sign or a noise scale moves the estimate by more than this. Tasks
     flagged discrete (KSG refuses ties) use a kNN estimator consistent for them, same k: Ross's
-    (2014) for a continuous x and a discrete label y, else the mixed KSG of Gao et al. 2017 (whose
-    ln(n + 1) terms are biased by ~0.3 nats at k = 5 when x is continuous and y a label)."""
+    (2014) for a continuous x and a discrete label y (an independent route: it does not share the
+    mixed KSG's code), else the mixed KSG of Gao et al. 2017."""
     task = mibench.make_task(task_id)
     x, y = task.sample(N, seed=1)
     if task.params.get("discrete_y") and not task.params.get("discrete_x"):
