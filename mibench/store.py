@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
-__all__ = ["default_db_path", "params_hash", "Store", "StoreError", "load_results", "COLUMNS",
-           "STATUSES"]
+__all__ = ["default_db_path", "params_hash", "connect", "Store", "StoreError", "load_results",
+           "COLUMNS", "STATUSES"]
 
 SCHEMA_VERSION = 3
 
@@ -135,6 +135,38 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _unusable(path: Path, reason: object) -> StoreError:
+    return StoreError(f"cannot use {path} as a results database: {reason}")
+
+
+def connect(path: Path, schema: str = "") -> sqlite3.Connection:
+    """Open the SQLite file ``path`` for writing (creating it and its folder): autocommit, WAL
+    journal, a 60 s busy timeout, then ``schema`` (``CREATE TABLE IF NOT EXISTS ...``). Every
+    table of a results database (the benchmark's ``runs``, the IB tables) is opened this way. A
+    directory, a file that is not SQLite or a path that cannot be created raises
+    :class:`StoreError` with one line naming the path and the reason."""
+    if path.is_dir():
+        raise _unusable(path, "it is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unusable(path, f"cannot create the folder {path.parent} "
+                              f"({exc.strerror or exc})") from None
+    try:
+        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if schema:
+            conn.executescript(schema)
+        return conn
+    except sqlite3.Error as exc:
+        reason = "not an SQLite database" if "not a database" in str(exc) else exc
+        raise _unusable(path, reason) from None
+    except OSError as exc:
+        raise _unusable(path, exc.strerror or exc) from None
+
+
 class Store:
     """A connection to one results database (created on first use; ``readonly``: never
     created, migrated or written)."""
@@ -145,35 +177,23 @@ class Store:
         try:
             self._conn = self._open()
         except sqlite3.Error as exc:
-            reason = str(exc)
-            if "not a database" in reason:
-                reason = "not an SQLite database"
-            raise StoreError(f"cannot use {self.path} as a results database: {reason}") from None
+            reason = "not an SQLite database" if "not a database" in str(exc) else exc
+            raise _unusable(self.path, reason) from None
         except OSError as exc:
-            raise StoreError(f"cannot use {self.path} as a results database: "
-                             f"{exc.strerror or exc}") from None
+            raise _unusable(self.path, exc.strerror or exc) from None
         cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
         self._missing = [c for c in _VERSION_COLUMNS if c not in cols]  # a read-only old file
 
     def _open(self) -> sqlite3.Connection:
         if self.path.is_dir():
-            raise StoreError(f"cannot use {self.path} as a results database: it is a directory")
+            raise _unusable(self.path, "it is a directory")
         if self.readonly:
             conn = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True,
                                    timeout=60.0, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 60000")
             conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # not SQLite -> error
             return conn
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot use {self.path} as a results database: cannot create the "
-                             f"folder {self.path.parent} ({exc.strerror or exc})") from None
-        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(_SCHEMA)
+        conn = connect(self.path, _SCHEMA)
         self._migrate(conn)
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                      (str(SCHEMA_VERSION),))

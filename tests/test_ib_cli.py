@@ -90,3 +90,19 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, match):
     assert len(lines) == 1 and match in lines[0], proc.stderr
     assert "error:" in lines[0]
     assert not _runs(tmp_path / "x.sqlite")
+
+
+@pytest.mark.parametrize("kind", ["directory", "not-sqlite"])
+def test_unusable_db_exits_2_with_one_line(tmp_path, kind):
+    """The IB tables open their database through mibench.store.connect, with the benchmark
+    store's checks (before: a raw sqlite3 traceback, exit 1)."""
+    db = tmp_path / "db"
+    if kind == "directory":
+        db.mkdir()
+    else:
+        db.write_text("not a database\n" * 100)
+    proc = run_cli("ib", "--objective", "vib", "--epochs", "1", "--db", db)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot use" in lines[0] and "mibench: error:" in lines[0], \
+        proc.stderr

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from mibench.store import canonical_json, default_db_path, params_hash, utc_now
+from mibench.store import canonical_json, connect, default_db_path, params_hash, utc_now
 
 __all__ = ["IBStore", "TRAJECTORY_COLUMNS", "load_trajectories", "load_ib_runs"]
 
@@ -66,13 +65,8 @@ class IBStore:
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn = connect(self.path, _SCHEMA)  # the benchmark store's opening rules
         self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._conn.close()
