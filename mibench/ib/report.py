@@ -291,6 +291,7 @@ def _draw_planes(group, panels, colour_of, norm, cmap, final_only=False):
     plt, _ = _plt()
     fig, axes, grid = _panel_grid(plt, len(panels))
     sc = None
+    x_lo, x_hi = 0.0, 0.0  # the axis spans the points and the ceiling ln N, not loose brackets
     for ax, est in zip(axes, panels):
         fallback_any, n_points = False, 0
         for run_id in group.run_ids:
@@ -303,6 +304,7 @@ def _draw_planes(group, panels, colour_of, norm, cmap, final_only=False):
                 if pts.empty:
                     continue
                 n_points += len(pts)
+                x_lo, x_hi = min(x_lo, float(pts.x.min())), max(x_hi, float(pts.x.max()))
                 if est is None and not final_only:
                     _brackets(ax, traj, run_id, rep, pts, norm, cmap)
                 sc = ax.scatter(pts.x, pts.y, c=colour_of(run_id, pts.epoch), cmap=cmap,
@@ -327,11 +329,19 @@ def _draw_planes(group, panels, colour_of, norm, cmap, final_only=False):
         ax.set_ylabel("I(Z;Y) [nats]")
         if len(reps) > 1 and est is None:
             ax.legend(fontsize=6, loc="lower right")
+    ceiling = traj[(traj.estimator == "ceiling") & (traj.quantity == "i_xz")
+                   & (traj.status == "ok")].value
+    if len(ceiling):
+        x_hi = max(x_hi, float(ceiling.max()))
+    if x_hi > x_lo:  # shared x axis; an upper bound beyond ln N runs off the right edge
+        pad = 0.06 * (x_hi - x_lo)
+        axes[0].set_xlim(x_lo - pad, x_hi + pad)
     return fig, grid, sc
 
 
 def _brackets(ax, traj, run_id, rep, pts, norm, cmap):
-    """Shaded horizontal brackets: the stored lower … upper bounds on I(X;Z)."""
+    """Shaded horizontal brackets: the stored lower … upper bounds on I(X;Z) (the x axis stops
+    just beyond the ceiling ln N, so a looser upper bound runs off the panel's right edge)."""
     lo = _series(traj, run_id, rep, "i_xz", "pairwise-bhattacharyya").value
     hi = _series(traj, run_id, rep, "i_xz", "pairwise-kl").value
     if hi.empty:
