@@ -139,6 +139,11 @@ def _unusable(path: Path, reason: object) -> StoreError:
     return StoreError(f"cannot use {path} as a results database: {reason}")
 
 
+def _sqlite_unusable(path: Path, exc: sqlite3.Error) -> StoreError:
+    reason = "not an SQLite database" if "not a database" in str(exc) else exc
+    return _unusable(path, reason)
+
+
 def connect(path: Path, schema: str = "") -> sqlite3.Connection:
     """Open the SQLite file ``path`` for writing (creating it and its folder): autocommit, WAL
     journal, a 60 s busy timeout, then ``schema`` (``CREATE TABLE IF NOT EXISTS ...``). Every
@@ -161,8 +166,7 @@ def connect(path: Path, schema: str = "") -> sqlite3.Connection:
             conn.executescript(schema)
         return conn
     except sqlite3.Error as exc:
-        reason = "not an SQLite database" if "not a database" in str(exc) else exc
-        raise _unusable(path, reason) from None
+        raise _sqlite_unusable(path, exc) from None
     except OSError as exc:
         raise _unusable(path, exc.strerror or exc) from None
 
@@ -177,8 +181,7 @@ class Store:
         try:
             self._conn = self._open()
         except sqlite3.Error as exc:
-            reason = "not an SQLite database" if "not a database" in str(exc) else exc
-            raise _unusable(self.path, reason) from None
+            raise _sqlite_unusable(self.path, exc) from None
         except OSError as exc:
             raise _unusable(self.path, exc.strerror or exc) from None
         cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
