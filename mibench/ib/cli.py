@@ -15,7 +15,7 @@ __all__ = ["configure", "run", "DEFAULT_ESTIMATORS", "DEFAULT_EPOCHS"]
 #: cheap estimators that accept the quantised inputs of the built-in datasets
 DEFAULT_ESTIMATORS = ["histogram", "mixed-ksg", "kde"]
 DEFAULT_EPOCHS = 30
-DEFAULT_DATASET = {"mlp": "twelve-bit"}  # every other objective: digits
+DEFAULT_DATASET = {"mlp": "twelve-bit", "beta-vae": "rd-toy"}  # every other objective: digits
 
 
 def _float(text: str) -> float:
@@ -29,7 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     from mibench.cli import parse_seeds, positive_int
 
     p.add_argument("--objective", "-o", required=True, metavar="NAME",
-                   help="vib, mlp, surrogate or categorical")
+                   help="vib, mlp, surrogate, categorical or beta-vae")
     p.add_argument("--dataset", "-d", metavar="NAME",
                    help="digits, twelve-bit or a discrete-label task such as labels-4-2-2.0 "
                         "(default: twelve-bit for mlp, digits otherwise)")
@@ -38,16 +38,21 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "several values make a sweep (default: the objective's)")
     p.add_argument("--gamma", "-g", nargs="+", type=_float, metavar="G",
                    help="γ of surrogate (weight of the regulariser); several make a sweep")
+    p.add_argument("--target-rate", nargs="+", type=_float, metavar="R",
+                   help="target rate R* (nats) of beta-vae: loss D + β·|R − R*| instead of "
+                        "D + β·R; several values make a sweep")
     p.add_argument("--activation", nargs="+", choices=["tanh", "relu"],
                    help="activation of mlp; both make a sweep (default: tanh)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="params",
                    help="another hyperparameter of the objective (repeatable), e.g. "
                         "--set z_dim=4 --set regularizer=l2")
-    p.add_argument("--estimator", "-e", nargs="+", metavar="NAME", default=DEFAULT_ESTIMATORS,
+    p.add_argument("--estimator", "-e", nargs="+", metavar="NAME", default=None,
                    help="registered estimators measured on (x, z) and (z, y) at logged epochs "
-                        f"(default: {' '.join(DEFAULT_ESTIMATORS)}; 'none' for references only)")
-    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, metavar="N",
-                   help=f"training epochs (default: {DEFAULT_EPOCHS})")
+                        f"(default: {' '.join(DEFAULT_ESTIMATORS)}; none for beta-vae, whose "
+                        "quantities are all exact; 'none' for references only)")
+    p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+                   help=f"training epochs (default: {DEFAULT_EPOCHS}; beta-vae: 3000 full-batch "
+                        "steps)")
     p.add_argument("--seeds", type=parse_seeds, default=[0], metavar="K|LIST",
                    help="number of seeds (3 -> 0,1,2) or a comma-separated list (default: 1)")
     p.add_argument("--n-mc", type=positive_int, default=None, metavar="N",
@@ -64,6 +69,7 @@ def _configs(args) -> list[dict]:
 
     base = parse_set(args.params)
     axes = {k: v for k, v in (("beta", args.beta), ("gamma", args.gamma),
+                              ("target_rate", args.target_rate),
                               ("activation", args.activation)) if v}
     for key in axes:
         if key in base:
@@ -83,8 +89,16 @@ def run(args: argparse.Namespace) -> int:
                                      run_params, train)
     from mibench.store import default_db_path
 
-    objective_class(args.objective)  # unknown objective -> one line, exit 2
+    cls = objective_class(args.objective)  # unknown objective -> one line, exit 2
     dataset = args.dataset or DEFAULT_DATASET.get(args.objective, "digits")
+    full_batch = bool(getattr(cls, "full_batch", False))
+    if args.estimator is None:
+        args.estimator = ["none"] if full_batch else DEFAULT_ESTIMATORS
+    elif full_batch and args.estimator != ["none"]:
+        raise ValueError(f"{args.objective} measures exact quantities only; it takes no "
+                         f"--estimator")
+    if args.epochs is None:
+        args.epochs = int(getattr(cls, "default_epochs", DEFAULT_EPOCHS))
     estimators = [] if args.estimator == ["none"] else check_estimators(args.estimator)
     ds = make_dataset(dataset)
     configs = _configs(args)
@@ -132,4 +146,7 @@ def _summary_row(df, hp, seed, skipped) -> dict:
             for ref in ("exact", "nested"):
                 if (rep, q, ref) in ok.index:
                     row[f"{rep}:{q}"] = ok[(rep, q, ref)]
+        for q in ("rate", "distortion"):  # rate/distortion models (beta-vae)
+            if (rep, q, "variational") in ok.index and (rep, "h_x", "exact") in ok.index:
+                row[f"{rep}:{q}"] = ok[(rep, q, "variational")]
     return row

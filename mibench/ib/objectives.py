@@ -9,6 +9,7 @@ run key is complete), ``__init__(dim_x, n_classes, **hyperparameters)`` (validat
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections import OrderedDict
 
@@ -257,3 +258,4 @@ class Categorical(Objective):
 
 #: name -> class
 OBJECTIVES = {"vib": VIB, "mlp": MLP, "surrogate": Surrogate, "categorical": Categorical}
+OBJECTIVES["beta-vae"] = importlib.import_module("mibench.ib.rate_distortion").BetaVAE

@@ -13,6 +13,15 @@ With ``db`` (a path, or True for the default store) the run and its trajectory a
 IB tables of that SQLite store as they are measured. A run whose key (objective, dataset, every
 hyperparameter including epochs and the estimators, seed) is stored as finished is not trained
 again: its stored trajectory is returned (resume).
+
+Full-batch objectives (one hook): an objective class with ``full_batch = True`` trains on a
+dataset's exact finite distribution (``Dataset.joint``) instead of minibatches. The loop then
+calls ``obj.setup(dataset)`` (takes the distribution, builds ``obj.model``; it raises ValueError
+for a dataset without one), makes one Adam step per epoch on ``obj.exact_loss() -> (loss,
+{name: float})`` (the full expectation: no sampling, so an "epoch" is one step), and measures
+with ``obj.recorder(store=, run_id=, seed=)``, an object with the
+:class:`~mibench.ib.recorder.Recorder` interface whose rows go to the same store. Example:
+``beta-vae`` (:mod:`mibench.ib.rate_distortion`).
 """
 
 from __future__ import annotations
@@ -66,6 +75,16 @@ def run_params(obj, epochs: int, estimators: list[str], n_mc: int,
             "estimator_samples": int(estimator_samples)}
 
 
+def _step(opt, loss, epoch: int) -> None:
+    import torch
+
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {float(loss)} at epoch {epoch}")
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
 def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
           estimators: Iterable[str] = (), db=None, n_mc: int | None = None,
           estimator_samples: int = 1000, progress: Callable[[int], None] | None = None,
@@ -100,6 +119,9 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
     estimators = check_estimators(estimators)
     ds = make_dataset(dataset)
     obj_probe = cls(ds.dim_x, ds.n_classes, **hyperparameters)  # validates before anything runs
+    full_batch = bool(getattr(cls, "full_batch", False))
+    if full_batch:
+        obj_probe.setup(ds)  # a dataset without an exact distribution fails here
     params = run_params(obj_probe, epochs, estimators, n_mc, estimator_samples)
 
     store = None
@@ -118,34 +140,41 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
         t_start = time.perf_counter()
         torch.manual_seed(seed)
         obj = cls(ds.dim_x, ds.n_classes, **hyperparameters)
+        if full_batch:
+            obj.setup(ds)
         model = obj.model
         opt = torch.optim.Adam(model.parameters(), lr=float(obj.hp["lr"]))
         x_tr = torch.as_tensor(ds.x_train, dtype=torch.float32)
         y_tr = torch.as_tensor(ds.y_train, dtype=torch.long)
         gen = torch.Generator().manual_seed(seed)
-        batch = int(obj.hp["batch_size"])
-        rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
-                       estimator_samples=estimator_samples, store=store, run_id=run_id,
-                       seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)))
+        batch = int(obj.hp.get("batch_size", 1))
+        if full_batch:
+            rec = obj.recorder(store=store, run_id=run_id, seed=seed)
+        else:
+            rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
+                           estimator_samples=estimator_samples, store=store, run_id=run_id,
+                           seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)))
         terms: dict = {}
         try:
             rec.attach(model)
             rec.on_epoch_end(0, model, force=True)
             for epoch in range(1, epochs + 1):
                 model.train()
-                order = torch.randperm(len(y_tr), generator=gen)
-                sums: dict = {}
-                for start in range(0, len(order), batch):
-                    idx = order[start:start + batch]
-                    loss, parts = obj.loss(x_tr[idx], y_tr[idx])
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(f"loss is {float(loss)} at epoch {epoch}")
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    for k, v in {"loss": float(loss.detach()), **parts}.items():
-                        sums[k] = sums.get(k, 0.0) + v * len(idx)
-                terms = {f"train_{k}": v / len(order) for k, v in sums.items()}
+                if full_batch:  # one step on the exact expectation
+                    loss, parts = obj.exact_loss()
+                    _step(opt, loss, epoch)
+                    terms = {f"train_{k}": v for k, v in
+                             {"loss": float(loss.detach()), **parts}.items()}
+                else:
+                    order = torch.randperm(len(y_tr), generator=gen)
+                    sums: dict = {}
+                    for start in range(0, len(order), batch):
+                        idx = order[start:start + batch]
+                        loss, parts = obj.loss(x_tr[idx], y_tr[idx])
+                        _step(opt, loss, epoch)
+                        for k, v in {"loss": float(loss.detach()), **parts}.items():
+                            sums[k] = sums.get(k, 0.0) + v * len(idx)
+                    terms = {f"train_{k}": v / len(order) for k, v in sums.items()}
                 rec.on_epoch_end(epoch, model, force=epoch == epochs, extra=terms)
                 if progress:
                     progress(1)
