@@ -15,6 +15,10 @@ run group (objective × dataset, named ``<objective>-<dataset>``):
   drawn against the reference's I(Z;Y), as its panel title says). Dashed lines: the ceilings
   ln N and H(Y). With several representations (the layers of ``mlp``) each has its own marker and
   the layers of one epoch are joined by a thin line.
+  The exact IB curve of the dataset (:mod:`mibench.ib.ib_curve`: the best I(Z;Y) any encoder
+  reaches at each I(X;Z), under the distribution the plane is measured on) is drawn in every
+  panel as a solid grey line, and its vertices are written to ``ib-curve/<dataset>.csv``
+  (columns beta, i_xz, i_zy), so a reader sees how far each model sits from the optimum.
 * ``figures/<group>-final.png`` — only for sweeps over β or γ: the end-of-training points of
   every run, coloured by β/γ (log scale).
 * ``figures/<group>-epochs.png`` — I(X;Z) and I(Z;Y) against the epoch per representation: the
@@ -264,6 +268,27 @@ def _points(traj, run_id, rep, estimator):
     return df, fallback
 
 
+_CURVES: dict = {}
+
+
+def ib_curve_for(dataset: str):
+    """The exact IB curve of a dataset (cached), or None when it cannot be computed."""
+    if dataset not in _CURVES:
+        try:
+            from mibench.ib.ib_curve import dataset_curve
+
+            _CURVES[dataset] = dataset_curve(dataset)
+        except Exception:  # a dataset no longer registered: the planes are drawn without it
+            _CURVES[dataset] = None
+    return _CURVES[dataset]
+
+
+def _draw_curve(ax, curve, x_right):
+    xs = list(curve.i_xz) + ([x_right] if x_right > float(curve.i_xz.iloc[-1]) else [])
+    ys = list(curve.i_zy) + ([float(curve.i_zy.iloc[-1])] if len(xs) > len(curve) else [])
+    ax.plot(xs, ys, color="0.45", linewidth=1.0, zorder=1, label="IB curve (optimum)")
+
+
 def _ceilings(ax, traj):
     c = traj[(traj.estimator == "ceiling") & (traj.status == "ok")]
     for q, draw in (("i_xz", ax.axvline), ("i_zy", ax.axhline)):
@@ -333,6 +358,10 @@ def _draw_planes(group, panels, colour_of, norm, cmap, final_only=False):
                    & (traj.status == "ok")].value
     if len(ceiling):
         x_hi = max(x_hi, float(ceiling.max()))
+    curve = ib_curve_for(group.dataset)
+    if curve is not None:
+        for ax in axes:
+            _draw_curve(ax, curve, x_hi)
     if x_hi > x_lo:  # shared x axis; an upper bound beyond ln N runs off the right edge
         pad = 0.06 * (x_hi - x_lo)
         axes[0].set_xlim(x_lo - pad, x_hi + pad)
@@ -343,6 +372,8 @@ def _brackets(ax, traj, run_id, rep, pts, norm, cmap):
     """Shaded horizontal brackets: the stored lower … upper bounds on I(X;Z) (the x axis stops
     just beyond the ceiling ln N, so a looser upper bound runs off the panel's right edge)."""
     lo = _series(traj, run_id, rep, "i_xz", "pairwise-bhattacharyya").value
+    if lo.empty:  # rate/distortion models: the sandwich H − D ≤ I(X;Z) ≤ R
+        lo = _series(traj, run_id, rep, "i_xz", "h-minus-distortion").value
     hi = _series(traj, run_id, rep, "i_xz", "pairwise-kl").value
     if hi.empty:
         hi = _series(traj, run_id, rep, "i_xz", "rate").value
@@ -476,9 +507,19 @@ def write(groups: list[Group], out, figures: bool = True) -> list[Path]:
             written.append(path)
         if figures:
             written += save_figures(g, out / "figures")
+        curve = ib_curve_for(g.dataset) if figures else None
+        if curve is not None:
+            path = out / "ib-curve" / f"{_safe(g.dataset)}.csv"
+            if path not in written:
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(curve.to_csv(index=False, float_format="%.10g",
+                                             lineterminator="\n"), encoding="utf-8", newline="\n")
+                written.append(path)
     # files of this report's naming that this store no longer makes (a group gone, a sweep
     # that is no longer one); other files in ``out`` (e.g. a README) are left alone
     stale = sorted(out.glob("*-scores.md")) + sorted(out.glob("*-scores.csv"))
+    if figures:
+        stale += sorted((out / "ib-curve").glob("*.csv"))
     if figures:
         stale += [f for pat in _FIGURE_PATTERNS for f in sorted((out / "figures").glob(pat))]
     for old in stale:
