@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from mibench.ib.ib_curve import (
+from mibench.ib.curve import (
     dataset_joint,
     encoder_point,
     envelope_gap,
@@ -180,3 +180,26 @@ def test_report_draws_and_writes_the_curve(tmp_path, monkeypatch, toy_curve):
         in written
     lines = csv.read_text().splitlines()
     assert lines[0] == "beta,i_xz,i_zy" and len(lines) == len(toy_curve[0]) + 1
+
+
+def test_binary_symmetric_source_matches_the_closed_form():
+    """X ~ Bernoulli(1/2), Y = X through a binary symmetric channel of crossover p: the optimal
+    encoder is itself a BSC of crossover u (Mrs. Gerber's lemma), so the curve is
+    (ln 2 − h(u), ln 2 − h(u ⋆ p)), u ⋆ p = u(1 − p) + (1 − u)p, u ∈ [0, 1/2], and the first split
+    is at β = 1/(1 − 2p)² (Tishby et al.'s critical β for this source)."""
+    p = 0.2
+    joint = np.array([[1 - p, p], [p, 1 - p]]) / 2
+    curve, points = ib_curve(joint, np.geomspace(1.0, 100.0, 80), raw=True)
+    _check_shape(curve)
+
+    def h(a):
+        return -(a * np.log(a) + (1 - a) * np.log(1 - a))
+
+    u = np.linspace(0.01, 0.49, 25)
+    x, y = math.log(2) - h(u), math.log(2) - h(u * (1 - p) + (1 - u) * p)
+    gap = envelope_gap(curve)
+    assert gap < 1e-3
+    assert np.all(np.abs(interpolate(curve, x) - y) <= gap + 1e-9)
+    beta_c = 1 / (1 - 2 * p) ** 2
+    assert points.i_xz[points.beta < beta_c * 0.98].max() == 0.0
+    assert points.i_xz[points.beta > beta_c * 1.1].min() > 0.01

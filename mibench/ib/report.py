@@ -15,7 +15,7 @@ run group (objective × dataset, named ``<objective>-<dataset>``):
   drawn against the reference's I(Z;Y), as its panel title says). Dashed lines: the ceilings
   ln N and H(Y). With several representations (the layers of ``mlp``) each has its own marker and
   the layers of one epoch are joined by a thin line.
-  The exact IB curve of the dataset (:mod:`mibench.ib.ib_curve`: the best I(Z;Y) any encoder
+  The exact IB curve of the dataset (:mod:`mibench.ib.curve`: the best I(Z;Y) any encoder
   reaches at each I(X;Z), under the distribution the plane is measured on) is drawn in every
   panel as a solid grey line, and its vertices are written to ``ib-curve/<dataset>.csv``
   (columns beta, i_xz, i_zy), so a reader sees how far each model sits from the optimum.
@@ -275,7 +275,7 @@ def ib_curve_for(dataset: str):
     """The exact IB curve of a dataset (cached), or None when it cannot be computed."""
     if dataset not in _CURVES:
         try:
-            from mibench.ib.ib_curve import dataset_curve
+            from mibench.ib.curve import dataset_curve
 
             _CURVES[dataset] = dataset_curve(dataset)
         except Exception:  # a dataset no longer registered: the planes are drawn without it
