@@ -176,8 +176,9 @@ def test_report_draws_and_writes_the_curve(tmp_path, monkeypatch, toy_curve):
     runs, traj = report.load(db)
     written = report.write(report.build(runs, traj), tmp_path / "out")
     csv = tmp_path / "out" / "ib-curve" / "rd-toy.csv"
-    assert csv in written and (tmp_path / "out" / "figures" / "beta-vae-rd-toy-plane.png") \
-        in written
+    figures = tmp_path / "out" / "figures"
+    assert csv in written and figures / "beta-vae-rd-toy-plane.png" in written
+    assert figures / "beta-vae-rd-toy-rd.png" in written  # the R–D plane of rate/distortion runs
     lines = csv.read_text().splitlines()
     assert lines[0] == "beta,i_xz,i_zy" and len(lines) == len(toy_curve[0]) + 1
 

@@ -21,6 +21,11 @@ run group (objective × dataset, named ``<objective>-<dataset>``):
   (columns beta, i_xz, i_zy), so a reader sees how far each model sits from the optimum.
 * ``figures/<group>-final.png`` — only for sweeps over β or γ: the end-of-training points of
   every run, coloured by β/γ (log scale).
+* ``figures/<group>-rd.png`` — only for rate/distortion models (``beta-vae``): the R–D plane of
+  Alemi et al. 2018, x = distortion D, y = rate R, the infeasible region R + D < H shaded, the
+  line R + D = H (the ELBO's optimum), each run's trajectory (thin) and end point (labelled),
+  and below each end point its exact I(X;Z) (the sandwich H − D ≤ I ≤ R: a short vertical
+  segment from I to R).
 * ``figures/<group>-epochs.png`` — I(X;Z) and I(Z;Y) against the epoch per representation: the
   reference ± 2 stderr (band), each estimator and bound.
 
@@ -43,7 +48,7 @@ CSV_COLUMNS = ["objective", "dataset", "run", "representation", "quantity", "est
                "reference", "kind", "n_epochs", "n_failed", "mean_abs_error", "spearman",
                "sign_agreement", "n_changes", "bound_violations"]
 _SWEEP_KEYS = ("beta", "gamma")
-_FIGURE_PATTERNS = ("*-plane.png", "*-final.png", "*-epochs.png")
+_FIGURE_PATTERNS = ("*-plane.png", "*-final.png", "*-epochs.png", "*-rd.png")
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 
 
@@ -134,7 +139,15 @@ class Group:
         names = [f"{self.name}-plane.png", f"{self.name}-epochs.png"]
         if self.sweep:
             names.insert(1, f"{self.name}-final.png")
+        if self.has_rd:
+            names.append(f"{self.name}-rd.png")
         return names
+
+    @property
+    def has_rd(self) -> bool:
+        t = self.traj
+        return bool(((t.quantity == "rate") & (t.estimator == "variational")).any()
+                    and ((t.quantity == "h_x") & (t.estimator == "exact")).any())
 
 
 def build(runs, traj) -> list[Group]:
@@ -486,12 +499,57 @@ def epochs_figure(group: Group, path: Path) -> Path:
     return _save(fig, path)
 
 
+def rd_figure(group: Group, path: Path) -> Path:
+    """The R–D plane (module docstring)."""
+    from mibench.plots import _save
+
+    plt, _ = _plt()
+    traj = group.traj
+    fig, ax = plt.subplots(figsize=(5.6, 4.4), constrained_layout=True)
+    colours = plt.get_cmap("tab10")
+    h = float(traj[(traj.quantity == "h_x") & (traj.estimator == "exact")].value.iloc[0])
+    for k, run_id in enumerate(group.run_ids):
+        reps = sorted(set(traj[(traj.run_id == run_id) & (traj.quantity == "rate")
+                               & (traj.estimator == "variational")].representation))
+        for rep in reps:
+            r = _series(traj, run_id, rep, "rate", "variational").value
+            d = _series(traj, run_id, rep, "distortion", "variational").value
+            i = _series(traj, run_id, rep, "i_xz", "exact").value
+            both = r.index.intersection(d.index)
+            if not len(both):
+                continue
+            c = colours(k % 10)
+            ax.plot(d[both], r[both], color=c, linewidth=0.7, alpha=0.6)
+            last = both.max()
+            ax.scatter([d[last]], [r[last]], color=c, s=30, zorder=3,
+                       label=f"{group.labels[run_id]}: R={r[last]:.3f}, D={d[last]:.3f}")
+            if last in i.index:
+                ax.plot([d[last], d[last]], [i[last], r[last]], color=c, linewidth=2.0,
+                        alpha=0.5)
+                ax.scatter([d[last]], [i[last]], color=c, marker="_", s=120, zorder=3)
+    lo, hi = ax.get_xlim()
+    top = max(ax.get_ylim()[1], h * 0.2)
+    x0 = min(lo, h - top)
+    xs, ys = [x0, h, max(hi, h) + 1.0], [h - x0, 0.0, 0.0]
+    ax.fill_between(xs, [0.0] * 3, ys, color="0.85", zorder=0, label="infeasible: R + D < H")
+    ax.plot(xs[:2], ys[:2], color="black", linewidth=1.0, label=f"R + D = H = {h:.3f}")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(bottom=-0.02 * top, top=top)
+    ax.set_xlabel("distortion D [nats]")
+    ax.set_ylabel("rate R [nats]  (tick: exact I(X;Z))")
+    ax.legend(fontsize=6, loc="upper right")
+    ax.set_title(f"Rate–distortion: {group.objective} on {group.dataset}", fontsize=10)
+    return _save(fig, path)
+
+
 def save_figures(group: Group, fig_dir: Path) -> list[Path]:
     fig_dir.mkdir(parents=True, exist_ok=True)
     made = [plane_figure(group, fig_dir / f"{group.name}-plane.png")]
     if group.sweep:
         made.append(final_figure(group, fig_dir / f"{group.name}-final.png"))
     made.append(epochs_figure(group, fig_dir / f"{group.name}-epochs.png"))
+    if group.has_rd:
+        made.append(rd_figure(group, fig_dir / f"{group.name}-rd.png"))
     return made
 
 
@@ -511,15 +569,13 @@ def write(groups: list[Group], out, figures: bool = True) -> list[Path]:
         if curve is not None:
             path = out / "ib-curve" / f"{_safe(g.dataset)}.csv"
             if path not in written:
-                path.parent.mkdir(exist_ok=True)
-                path.write_text(curve.to_csv(index=False, float_format="%.10g",
-                                             lineterminator="\n"), encoding="utf-8", newline="\n")
+                from mibench.ib.curve import write_csv
+
+                write_csv(curve, path)
                 written.append(path)
     # files of this report's naming that this store no longer makes (a group gone, a sweep
     # that is no longer one); other files in ``out`` (e.g. a README) are left alone
     stale = sorted(out.glob("*-scores.md")) + sorted(out.glob("*-scores.csv"))
-    if figures:
-        stale += sorted((out / "ib-curve").glob("*.csv"))
     if figures:
         stale += [f for pat in _FIGURE_PATTERNS for f in sorted((out / "figures").glob(pat))]
     for old in stale:
