@@ -259,3 +259,4 @@ class Categorical(Objective):
 #: name -> class
 OBJECTIVES = {"vib": VIB, "mlp": MLP, "surrogate": Surrogate, "categorical": Categorical}
 OBJECTIVES["beta-vae"] = importlib.import_module("mibench.ib.rate_distortion").BetaVAE
+OBJECTIVES["therml"] = importlib.import_module("mibench.ib.therml").TherML
