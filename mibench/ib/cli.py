@@ -15,7 +15,8 @@ __all__ = ["configure", "run", "DEFAULT_ESTIMATORS", "DEFAULT_EPOCHS"]
 #: cheap estimators that accept the quantised inputs of the built-in datasets
 DEFAULT_ESTIMATORS = ["histogram", "mixed-ksg", "kde"]
 DEFAULT_EPOCHS = 30
-DEFAULT_DATASET = {"mlp": "twelve-bit", "beta-vae": "rd-toy", "therml": "rd-toy"}  # every other objective: digits
+#: default dataset per objective (every other objective: digits)
+DEFAULT_DATASET = {"mlp": "twelve-bit", "beta-vae": "rd-toy", "therml": "rd-toy"}
 
 
 def _float(text: str) -> float:
@@ -62,8 +63,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                         f"(default: {' '.join(DEFAULT_ESTIMATORS)}; none for beta-vae, whose "
                         "quantities are all exact; 'none' for references only)")
     p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                   help=f"training epochs (default: {DEFAULT_EPOCHS}; full-batch steps for beta-vae: 3000, "
-                        "therml: 2000)")
+                   help=f"training epochs (default: {DEFAULT_EPOCHS}; full-batch steps for "
+                        "beta-vae: 3000, therml: 2000)")
     p.add_argument("--seeds", type=parse_seeds, default=[0], metavar="K|LIST",
                    help="number of seeds (3 -> 0,1,2) or a comma-separated list (default: 1)")
     p.add_argument("--n-mc", type=positive_int, default=None, metavar="N",

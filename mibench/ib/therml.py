@@ -63,7 +63,7 @@ _NOISY = ("w_enc", "b_enc", "w_dec", "b_dec", "w_cls", "b_cls")
 
 
 def lognormal_kl(mean, log_alpha, prior_std: float):
-    """Σ KL[θ̄·LogNormal(−α/2, α) ‖ N(0, s0²)] over the entries (torch; see the module docstring)."""
+    """Σ KL[θ̄·LogNormal(−α/2, α) ‖ N(0, s0²)] over the entries (torch; module docstring)."""
     alpha = log_alpha.exp()
     s2 = prior_std ** 2
     return (-torch.log(mean.abs()) - 0.5 * (math.log(2 * math.pi * math.e) + log_alpha)
