@@ -92,3 +92,19 @@ def test_cli_therml_sweep(tmp_path, capsys):
     with ib.IBStore(db) as store:
         params = store.runs().params.tolist()
     assert [p["sigma"] for p in params] == [0.0, 1e-3] and params[0]["train_size"] == 50
+
+
+def test_corners_table(tmp_path):
+    from mibench.ib.therml import corner_name, corners_table
+
+    assert corner_name({"rho": 0, "delta": 0, "gamma": 1}) == "deterministic classifier (C)"
+    assert corner_name({"rho": 1, "delta": 0, "gamma": 10}) == "VIB (R + γC)"
+    assert corner_name({"rho": 1, "delta": 1, "gamma": 0}) == "β-VAE (R + δD)"
+    assert corner_name({"rho": 0, "delta": 1, "gamma": 0}) == "autoencoder (D)"
+    assert corner_name({"sigma": 1e-3}).startswith("full objective")
+    db = tmp_path / "c.sqlite"
+    ib.train("therml", "rd-toy", epochs=5, seed=0, db=db, rho=0.0, delta=0.0)
+    ib.train("therml", "rd-toy", epochs=5, seed=0, db=db, train_size=50, sigma=1e-3)
+    lines = corners_table(db).splitlines()
+    assert len(lines) == 4 and "| deterministic classifier (C) | 0 | 0 | 1 | 0 | p* (infinite)" \
+        in lines[2] and "50 examples" in lines[3]

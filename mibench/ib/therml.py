@@ -308,3 +308,65 @@ class TherMLRecorder:
         from mibench.ib.store import TRAJECTORY_COLUMNS
 
         return pd.DataFrame(self.rows, columns=TRAJECTORY_COLUMNS)
+
+
+def corner_name(hp) -> str:
+    """The named corner of the TherML objective a set of (ρ, δ, γ, σ) sits on."""
+    rho, delta, gamma, sigma = (float(hp.get(k, TherML.defaults[k]))
+                                for k in ("rho", "delta", "gamma", "sigma"))
+    if sigma > 0:
+        return "full objective (ρR + δD + γC + σS)"
+    name = {(False, False, True): "deterministic classifier (C)",
+            (True, False, True): "VIB (R + γC)",
+            (True, True, False): "β-VAE (R + δD)",
+            (False, True, False): "autoencoder (D)",
+            (True, True, True): "R + δD + γC (no S)"}
+    return name.get((rho > 0, delta > 0, gamma > 0), "other")
+
+
+def corners_table(db) -> str:
+    """A Markdown table of the finished ``therml`` runs in ``db``: per run its corner, (ρ, δ, γ,
+    σ), training data, and the end-of-training functionals on the training data and on p*, S,
+    and the exact I(X;Z), I(Z;Y), H(X|Z,Θ), H(Y|Z,Θ) under p*."""
+    from mibench.ib.store import IBStore
+
+    with IBStore(db) as store:
+        runs = store.runs()
+        runs = runs[(runs.objective == "therml") & (runs.status == "ok")]
+        traj = store.trajectory()
+    header = ["corner", "ρ", "δ", "γ", "σ", "data", "seed", "R", "D train", "D test", "C train",
+              "C test", "S", "I(X;Z)", "I(Z;Y)", "H(X|Z,Θ)", "H(Y|Z,Θ)"]
+    rows = []
+    for r in runs.itertuples():
+        t = traj[(traj.run_id == r.id) & (traj.representation == "latent")]
+        last = t[t.epoch == t.epoch.max()].set_index(["quantity", "estimator"]).value
+        p = r.params
+
+        def f(q, e, spec=".3f"):
+            v = last.get((q, e))
+            return "—" if v is None else format(float(v), spec)
+
+        n = p.get("train_size")
+        rows.append([corner_name(p), *(format(float(p[k]), "g") for k in ("rho", "delta",
+                                                                         "gamma", "sigma")),
+                     "p* (infinite)" if n is None else f"{n} examples", str(r.seed),
+                     f("rate", "variational"), f("distortion", "train-set"),
+                     f("distortion", "variational"), f("classification", "train-set"),
+                     f("classification", "variational"), f("weight_kl", "exact", ".0f"),
+                     f("i_xz", "exact"), f("i_zy", "exact"), f("h_x_given_z_theta", "exact"),
+                     f("h_y_given_z_theta", "exact")])
+    rows.sort(key=lambda row: (row[5] != "p* (infinite)", row[0], float(row[4])))
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m mibench.ib.therml DB OUT.md
+    import sys
+
+    text = corners_table(sys.argv[1])
+    if len(sys.argv) > 2:
+        from pathlib import Path
+
+        Path(sys.argv[2]).write_text(text, encoding="utf-8", newline="\n")
+    print(text, end="")

@@ -20,8 +20,8 @@ calls ``obj.setup(dataset)`` (takes the distribution, builds ``obj.model``; it r
 for a dataset without one), makes one Adam step per epoch on ``obj.exact_loss() -> (loss,
 {name: float})`` (the full expectation: no sampling, so an "epoch" is one step), and measures
 with ``obj.recorder(store=, run_id=, seed=)``, an object with the
-:class:`~mibench.ib.recorder.Recorder` interface whose rows go to the same store. Example:
-``beta-vae`` (:mod:`mibench.ib.rate_distortion`).
+:class:`~mibench.ib.recorder.Recorder` interface whose rows go to the same store. Examples:
+``beta-vae`` (:mod:`mibench.ib.rate_distortion`) and ``therml`` (:mod:`mibench.ib.therml`).
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
 
     Parameters
     ----------
-    objective: ``vib``, ``mlp``, ``surrogate`` or ``categorical``.
+    objective: ``vib``, ``mlp``, ``surrogate``, ``categorical`` (minibatches), ``beta-vae`` or
+        ``therml`` (full-batch on ``rd-toy``; one epoch = one step).
     dataset: a registered dataset (``digits``, ``twelve-bit``) or a discrete-label task.
     epochs: passes over the training set (≥ 1). seed: seeds initialisation, minibatches, noise
         and the measurements.
