@@ -59,6 +59,8 @@ from mibench.ib.rate_distortion import support_positions
 
 __all__ = ["TherML", "functionals", "lognormal_kl", "empirical_joint"]
 
+#: exact datasets whose finite training sets are draws of a task (train_size)
+_TASK_OF = {"rd-toy": "rd-toy-30-0.5"}
 _NOISY = ("w_enc", "b_enc", "w_dec", "b_dec", "w_cls", "b_cls")
 
 
@@ -221,8 +223,11 @@ class TherML:
         if n is None:
             train = self.true_joint
         else:
-            task_id = getattr(ds, "task_id", None) or "rd-toy-30-0.5"
-            train = empirical_joint(task_id, n, self.hp["data_seed"], self.true_joint.shape)
+            if ds.name not in _TASK_OF:
+                raise ValueError(f"train_size draws a finite set from a task; dataset "
+                                 f"{ds.name!r} names none (known: {', '.join(_TASK_OF)})")
+            train = empirical_joint(_TASK_OF[ds.name], n, self.hp["data_seed"],
+                                    self.true_joint.shape)
         self.train_joint = torch.as_tensor(train, dtype=torch.float64)
         self.model = _TherMLNet(len(self.true_joint), int(self.hp["k"]), self.true_joint.shape[1],
                                 float(self.hp["init_scale"]), float(self.hp["log_alpha0"]))
