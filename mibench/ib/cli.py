@@ -52,6 +52,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="number of seeds (3 -> 0,1,2) or a comma-separated list (default: 1)")
     p.add_argument("--n-mc", type=positive_int, default=None, metavar="N",
                    help="Monte Carlo draws of the exact Gaussian reference (default: 4096)")
+    p.add_argument("--measurements", type=positive_int, default=None, metavar="K",
+                   help="measure at about K log-spaced epochs (plus 0 and the last); default: "
+                        "every epoch below 20, every 5th below 100, every 20th below 2000")
     p.add_argument("--estimator-samples", type=positive_int, default=1000, metavar="N",
                    help="evaluation rows the estimators see (default: 1000)")
     p.add_argument("--db", help="results database (default: $MIBENCH_DB or "
@@ -88,11 +91,16 @@ def run(args: argparse.Namespace) -> int:
     estimators = [] if args.estimator == ["none"] else check_estimators(args.estimator)
     ds = make_dataset(dataset)
     configs = _configs(args)
+    if args.measurements is not None:
+        from mibench.ib.recorder import log_spaced
+
+        log_spaced(args.epochs, args.measurements)  # measurements < 2 -> one line, exit 2
     n_mc = args.n_mc or DEFAULT_N_MC
     keys = []
     for hp in configs:  # validate every configuration before the first one trains
         obj = make_objective(args.objective, ds.dim_x, ds.n_classes, **hp)
-        keys.append(run_params(obj, args.epochs, estimators, n_mc, args.estimator_samples))
+        keys.append(run_params(obj, args.epochs, estimators, n_mc, args.estimator_samples,
+                               args.measurements))
     db = args.db or default_db_path()
     jobs = [(hp, key, seed) for hp, key in zip(configs, keys) for seed in args.seeds]
     with IBStore(db) as store:
@@ -106,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             df = train(args.objective, dataset, epochs=args.epochs, seed=seed,
                        estimators=estimators, db=db, n_mc=n_mc,
                        estimator_samples=args.estimator_samples,
+                       measurements=args.measurements,
                        progress=None if finished else bar.update, **hp)
             summary.append(_summary_row(df, hp, seed, finished))
     finally:

@@ -15,7 +15,8 @@ output defines a stochastic representation Z with a known density:
 
 ``"noise"``
     Z = f(x) + N(0, σ² I). If the module is a :class:`GaussianNoise` layer (part of the user's
-    model) its input is f(x) and σ² its variance; for any other module the recorder adds a hook
+    model) its input is f(x) and σ² its variance (a layer built with ``enabled=False`` adds no
+    noise in the forward pass: the noise then exists for the measurement only); for any other module the recorder adds a hook
     that *replaces* the module's output by output + N(0, σ² I) — in every forward pass, training
     included, so that the noise is part of the network and the layers form a Markov chain.
     Default σ² = 1/(2πe): then H(Z|X) = 0 and I(X;Z) = H(Z) (Kirsch et al.).
@@ -61,9 +62,24 @@ import torch
 from mibench.ib import references as ref
 from mibench.preprocessing import constant_columns
 
-__all__ = ["Recorder", "GaussianNoise", "log_schedule", "KINDS"]
+__all__ = ["Recorder", "GaussianNoise", "log_schedule", "log_spaced", "KINDS"]
 
 KINDS = ("noise", "gaussian", "categorical")
+
+
+def log_spaced(epochs: int, count: int) -> frozenset[int]:
+    """About ``count`` logged epochs, log-spaced over 1..``epochs``, plus 0 and ``epochs``.
+
+    The epochs are ``round(geomspace(1, epochs, count))`` without duplicates (so fewer than
+    ``count`` when ``epochs`` is small), e.g. ``log_spaced(1000, 12)`` = {0, 1, 2, 4, 7, 12, 23,
+    43, 81, 152, 285, 534, 1000}: long runs measured at a fixed cost.
+    """
+    if int(count) < 2:
+        raise ValueError(f"measurements must be at least 2, got {count!r}")
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs!r}")
+    points = np.unique(np.round(np.geomspace(1, int(epochs), int(count))).astype(int))
+    return frozenset({0, int(epochs), *map(int, points)})
 
 
 def log_schedule(epoch: int) -> bool:

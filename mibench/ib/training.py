@@ -60,16 +60,22 @@ def check_estimators(estimators: Iterable[str]) -> list[str]:
 
 
 def run_params(obj, epochs: int, estimators: list[str], n_mc: int,
-               estimator_samples: int) -> dict:
-    """Everything that defines a run besides objective, dataset and seed (the stored key)."""
-    return {**obj.hp, "epochs": int(epochs), "estimators": list(estimators), "n_mc": int(n_mc),
-            "estimator_samples": int(estimator_samples)}
+               estimator_samples: int, measurements: int | None = None) -> dict:
+    """Everything that defines a run besides objective, dataset and seed (the stored key).
+
+    ``measurements`` enters the key only when given (runs on the default schedule keep the
+    keys they were stored under)."""
+    params = {**obj.hp, "epochs": int(epochs), "estimators": list(estimators),
+              "n_mc": int(n_mc), "estimator_samples": int(estimator_samples)}
+    if measurements is not None:
+        params["measurements"] = int(measurements)
+    return params
 
 
 def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
           estimators: Iterable[str] = (), db=None, n_mc: int | None = None,
-          estimator_samples: int = 1000, progress: Callable[[int], None] | None = None,
-          **hyperparameters):
+          estimator_samples: int = 1000, measurements: int | None = None,
+          progress: Callable[[int], None] | None = None, **hyperparameters):
     """Train one IB objective and return its information-plane trajectory (a DataFrame).
 
     Parameters
@@ -83,6 +89,9 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
     n_mc: Monte Carlo draws of the exact Gaussian reference (default
         :data:`~mibench.ib.references.DEFAULT_N_MC`).
     estimator_samples: evaluation rows the estimators see.
+    measurements: measure at about this many log-spaced epochs
+        (:func:`~mibench.ib.recorder.log_spaced`, plus epochs 0 and the last); default: the
+        recorder's :func:`~mibench.ib.recorder.log_schedule` (every epoch below 20, ...).
     progress: called with the number of epochs just finished (for progress bars).
     hyperparameters: the objective's (``beta``, ``gamma``, ``activation``, ``lr``, ...).
     """
@@ -100,7 +109,13 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
     estimators = check_estimators(estimators)
     ds = make_dataset(dataset)
     obj_probe = cls(ds.dim_x, ds.n_classes, **hyperparameters)  # validates before anything runs
-    params = run_params(obj_probe, epochs, estimators, n_mc, estimator_samples)
+    schedule = None
+    if measurements is not None:
+        from mibench.ib.recorder import log_spaced
+
+        logged = log_spaced(epochs, measurements)  # validates measurements
+        schedule = logged.__contains__
+    params = run_params(obj_probe, epochs, estimators, n_mc, estimator_samples, measurements)
 
     store = None
     if db is not None and db is not False:
@@ -126,6 +141,7 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
         batch = int(obj.hp["batch_size"])
         rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
                        estimator_samples=estimator_samples, store=store, run_id=run_id,
+                       schedule=schedule,
                        seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)))
         terms: dict = {}
         try:
