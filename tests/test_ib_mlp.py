@@ -1,5 +1,6 @@
-"""The layered ``mlp`` objective: where its noise lives decides which reference each layer gets,
-and ``measurements`` puts a fixed number of logged epochs on a long run."""
+"""The layered ``mlp`` objective (where its noise lives decides which reference each layer gets),
+``measurements`` (a fixed number of logged epochs on a long run), and the categorical objective's
+exact target."""
 
 import numpy as np
 import pytest
@@ -55,3 +56,15 @@ def test_measurements_put_a_fixed_number_of_log_spaced_epochs():
     assert sorted(df.epoch.unique()) == [0, 1, 3, 9]
     with pytest.raises(ValueError, match="at least 2"):
         log_spaced(10, 1)
+
+
+def test_categorical_exact_target_still_trains_its_decoder():
+    # target="exact" trains the encoder on the exact H[Y|Z]; the decoder layer learns beside it
+    # (q held fixed), so accuracy is that of a trained decoder (chance is 1/4 on this task)
+    df = ib.train("categorical", "labels-4-2-2.0", epochs=5, seed=0, estimators=[], k=8,
+                  target="exact")
+    last = df[df.epoch == 5].set_index(["quantity", "estimator"])["value"]
+    first = df[df.epoch == 0].set_index(["quantity", "estimator"])["value"]
+    assert last[("accuracy", "eval")] > 0.5
+    assert last[("distortion", "eval")] < first[("distortion", "eval")] - 0.2
+    assert last[("h_y_given_z", "exact")] <= last[("distortion", "eval")] + 1e-9
