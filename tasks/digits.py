@@ -172,8 +172,8 @@ def kept_pixels(shift: bool = False, noise: float = 0.0) -> np.ndarray:
 
 def class_margin(pixels: np.ndarray | None = None, shift: bool = False) -> float:
     """Smallest max-norm distance, on ``pixels``, between an image of class 0 and one of class 1
-    (over all translations of both with ``shift``): the class is a function of the image iff it
-    is > 0, and of the image plus noise on [−a, a] iff it is > 2a."""
+    (over all translations of both with ``shift``): the class is a function of the image when it
+    is > 0, and of the image plus noise on [−a, a] when it is > 2a (disjoint noisy supports)."""
     pool = digit_pool()
     pixels = np.arange(SIDE * SIDE) if pixels is None else np.asarray(pixels)
     a = pool.images[:pool.size[0]]
