@@ -76,12 +76,19 @@ from mibench.api import Task
 
 __all__ = ["binary_entropy", "bsc_mi", "digit_pool", "draw_bits", "draw_images",
            "translate_images", "add_uniform_noise", "kept_pixels", "bsc_sample", "digits_bsc",
-           "class_margin", "MIN_LIT", "NOISE_HALF_WIDTH", "SIDE"]
+           "class_margin", "MIN_LIT", "RAW_PIXELS", "POOL_SIZES", "NOISE_HALF_WIDTH", "SIDE"]
 
 #: Image side (load_digits images are 8 × 8).
 SIDE = 8
 #: Raw variant: keep the pixels lit (nonzero) in at least this many of the pool's images.
 MIN_LIT = 8
+#: :func:`kept_pixels` of the raw variant, written out so that building (and listing) a task
+#: needs no data; ``tests/test_tasks_digits.py`` recomputes it from ``load_digits``.
+RAW_PIXELS = (2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 17, 18, 19, 20, 21, 22, 25, 26, 27, 28, 29,
+              30, 33, 34, 35, 36, 37, 38, 41, 42, 43, 44, 45, 46, 49, 50, 51, 52, 53, 54, 55, 58,
+              59, 60, 61, 62, 63)
+#: images of class 0 and of class 1 in ``load_digits`` (checked by the tests, like RAW_PIXELS)
+POOL_SIZES = (178, 182)
 #: Half-width of the uniform pixel noise of the ``noise`` variants (pixel levels 0..16).
 NOISE_HALF_WIDTH = 4.0
 
@@ -238,7 +245,12 @@ def digits_bsc(n_sources: int, p: float, shift: bool = False, noise: bool = Fals
     _check_sources(n_sources)
     truth = bsc_mi(n_sources, p)
     half_width = NOISE_HALF_WIDTH if noise else 0.0
-    pixels = kept_pixels(shift, half_width)
+    if half_width > 0:
+        pixels = np.arange(SIDE * SIDE)
+    elif not shift:
+        pixels = np.asarray(RAW_PIXELS)
+    else:
+        pixels = kept_pixels(shift, half_width)  # not registered; computed from the data
     variant = "".join(s for s, on in (("-shift", shift), ("-noise", noise)) if on)
     dim = n_sources * pixels.size
     discrete = not noise
@@ -254,7 +266,7 @@ def digits_bsc(n_sources: int, p: float, shift: bool = False, noise: bool = Fals
             + (f" ({', '.join(words)})" if words else ""))
     params = {"n_sources": n_sources, "flip_probability": p, "shift": shift,
               "noise_half_width": half_width, "pixels": pixels.tolist(),
-              "pool_sizes": digit_pool().size.tolist(), "dataset": "sklearn load_digits",
+              "pool_sizes": list(POOL_SIZES), "dataset": "sklearn load_digits",
               "discrete_x": discrete, "discrete_y": discrete}
     return Task(id=f"digits-bsc{variant}-{n_sources}-{p}", dim_x=dim, dim_y=dim,
                 mutual_information=truth, sampler=sampler, name=name, params=params,

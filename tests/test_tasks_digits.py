@@ -69,6 +69,8 @@ def test_class_is_a_function_of_every_variant_image():
     class-0/class-1 max-norm margin exceeds twice the noise half-width."""
     raw = dg.kept_pixels()
     assert raw.size == 48 and dg.class_margin(raw) > 0
+    assert tuple(raw.tolist()) == dg.RAW_PIXELS  # the constant the tasks are built from
+    assert tuple(dg.digit_pool().size.tolist()) == dg.POOL_SIZES
     assert dg.kept_pixels(shift=True).size == 64  # translated pool: every pixel lit enough
     assert dg.class_margin(shift=True) > 2 * dg.NOISE_HALF_WIDTH
     assert dg.class_margin() > 2 * dg.NOISE_HALF_WIDTH
@@ -189,3 +191,13 @@ def test_ksg_refuses_raw_pixels_with_a_clear_message_and_runs_on_the_noisy_varia
         mibench.estimate(x, y, "ksg")
     x, y = mibench.make_task("digits-bsc-noise-1-0.0").sample(500, seed=0)
     assert math.isfinite(mibench.estimate(x, y, "ksg").value)
+
+
+def test_listing_the_tasks_loads_no_data():
+    import subprocess
+    import sys
+
+    code = ("import sys, mibench; t = mibench.make_task('digits-bsc-8-0.0'); "
+            "assert t.dim_x == 384, t.dim_x; "
+            "assert 'sklearn' not in sys.modules, 'building a task imported sklearn'")
+    subprocess.run([sys.executable, "-c", code], check=True)
