@@ -383,7 +383,10 @@ class MLP(Objective):
         self.model = nn.Sequential(layers)
         self.points = {**{f"noise{i}": "noise" for i in range(1, len(widths) + 1)},
                        "out": "categorical"}
-        self.decoder_input = f"noise{len(widths)}"  # the logits are a linear map of it
+        # the logits are a linear map of the last noisy layer when the noise is part of the
+        # network; with noise only at measurement they read the noiseless f_5(x) instead
+        noisy_net = self.hp.get("noise", "network") == "network"
+        self.decoder_input = f"noise{len(widths)}" if noisy_net else None
 
     def loss(self, x, y):
         ce = F.cross_entropy(self.model(x), y)
