@@ -195,6 +195,16 @@ def test_recorded_decoder_bound_is_scored_for_the_representation_it_reads(object
     assert row.bound_violations.iloc[0] == 0  # H(Y) − CE ≤ I(Z;Y) on a real run
 
 
+def test_decoder_input_only_where_the_logits_read_the_measured_noisy_representation():
+    from mibench.ib.objectives import MLP, Categorical, Surrogate
+
+    assert MLP(12, 2, noise="network").decoder_input == "noise5"
+    assert MLP(12, 2).decoder_input is None  # noise only at measurement: logits read f_5(x)
+    assert Surrogate(4, 3).decoder_input == "noise"
+    assert Surrogate(4, 3, noise=False).decoder_input is None
+    assert Categorical(4, 3).decoder_input is None
+
+
 def test_mixture_decoder_bound_can_exceed_the_information_of_z():
     """Why ``categorical`` stores its decoder bound under ``output``: its logits are
     ln Σ_z q(z|x) q(y|z), a predictor from x, and H(Y) − CE of that mixture may exceed I(Z;Y).

@@ -384,7 +384,8 @@ class MLP(Objective):
         self.points = {**{f"noise{i}": "noise" for i in range(1, len(widths) + 1)},
                        "out": "categorical"}
         # the logits are a linear map of the last noisy layer when the noise is part of the
-        # network; with noise only at measurement they read the noiseless f_5(x) instead
+        # network; with noise only at measurement they read the noiseless f_L(x) instead, whose
+        # I(f_L(X);Y) can exceed that of the measured f_L(X) + noise
         noisy_net = self.hp.get("noise", "network") == "network"
         self.decoder_input = f"noise{len(widths)}" if noisy_net else None
 

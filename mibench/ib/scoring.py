@@ -34,8 +34,8 @@ The decoder bound (estimator ``decoder``) is a lower bound on I(Z;Y) of the repr
 whose values the model's logits are computed from, not of every representation: it is checked
 against the exact I(Z;Y) of that representation. The recorder stores it under that
 representation when it knows it (``Recorder(decoder_input=...)``; every built-in objective but
-``categorical``, whose logits mix over z, and ``surrogate`` without noise, whose decoder reads
-the noiseless f(x)); otherwise under ``output``, which has no reference and is not scored unless
+``categorical``, whose logits mix over z, and ``surrogate`` without noise or ``mlp`` with noise
+only at measurement, whose decoders read the noiseless f(x)); otherwise under ``output``, which has no reference and is not scored unless
 ``decoder_reads`` names the representation (for stores written before ``decoder_input``
 existed, or a user model's recorder).
 Pure pandas / numpy / scipy.
