@@ -29,20 +29,23 @@ def configure(p: argparse.ArgumentParser) -> None:
     from mibench.cli import parse_seeds, positive_int
 
     p.add_argument("--objective", "-o", required=True, metavar="NAME",
-                   help="vib, mlp, surrogate or categorical")
+                   help="vib, vim, bound-ib, surrogate, categorical or mlp")
     p.add_argument("--dataset", "-d", metavar="NAME",
                    help="digits, twelve-bit or a discrete-label task such as labels-4-2-2.0 "
                         "(default: twelve-bit for mlp, digits otherwise)")
     p.add_argument("--beta", "-b", nargs="+", type=_float, metavar="B",
-                   help="β of vib (weight of the KL rate) or categorical (weight of I(X;Z)); "
-                        "several values make a sweep (default: the objective's)")
+                   help="β of vib (weight of the KL rate), vim (weight of the MMD² to the "
+                        "prior), bound-ib (weight of the upper bound on I(X;Z)) or categorical "
+                        "(weight of I(X;Z)); several values make a sweep (default: the "
+                        "objective's)")
     p.add_argument("--gamma", "-g", nargs="+", type=_float, metavar="G",
                    help="γ of surrogate (weight of the regulariser); several make a sweep")
     p.add_argument("--activation", nargs="+", choices=["tanh", "relu"],
                    help="activation of mlp; both make a sweep (default: tanh)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="params",
                    help="another hyperparameter of the objective (repeatable), e.g. "
-                        "--set z_dim=4 --set regularizer=l2")
+                        "--set z_dim=4 --set regularizer=l2, or for bound-ib --set upper=l1out "
+                        "--set lower=nwj")
     p.add_argument("--estimator", "-e", nargs="+", metavar="NAME", default=DEFAULT_ESTIMATORS,
                    help="registered estimators measured on (x, z) and (z, y) at logged epochs "
                         f"(default: {' '.join(DEFAULT_ESTIMATORS)}; 'none' for references only)")

@@ -80,7 +80,8 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
 
     Parameters
     ----------
-    objective: ``vib``, ``mlp``, ``surrogate`` or ``categorical``.
+    objective: ``vib``, ``vim``, ``bound-ib``, ``surrogate``, ``categorical`` or ``mlp``
+        (:data:`mibench.ib.objectives.OBJECTIVES`).
     dataset: a registered dataset (``digits``, ``twelve-bit``) or a discrete-label task.
     epochs: passes over the training set (≥ 1). seed: seeds initialisation, minibatches, noise
         and the measurements.
@@ -93,7 +94,9 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
         (:func:`~mibench.ib.recorder.log_spaced`, plus epochs 0 and the last); default: the
         recorder's :func:`~mibench.ib.recorder.log_schedule` (every epoch below 20, ...).
     progress: called with the number of epochs just finished (for progress bars).
-    hyperparameters: the objective's (``beta``, ``gamma``, ``activation``, ``lr``, ...).
+    hyperparameters: the objective's (``beta`` of vib / vim / bound-ib / categorical,
+        ``gamma`` of surrogate, ``activation`` of mlp, ``upper`` / ``lower`` of bound-ib,
+        ``prior_std`` of vim, ``lr``, ...).
     """
     import torch
 
@@ -142,7 +145,8 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
         rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
                        estimator_samples=estimator_samples, store=store, run_id=run_id,
                        schedule=schedule,
-                       seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)))
+                       seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)),
+                       decoder_input=obj.decoder_input)
         terms: dict = {}
         try:
             rec.attach(model)
