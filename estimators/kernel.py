@@ -16,6 +16,10 @@ standardised columns:
 * ``imq``: inverse multiquadric k(a,b) = C/(C + ‖a−b‖²), C = 2·d (as in WAE / Variational
   InfoMax with unit-variance coordinates) unless ``imq_c`` is given.
 
+The IMQ kernel and its constant are defined once, by :func:`imq_kernel` and :func:`imq_constant`,
+which are backend-agnostic (plain arithmetic: numpy arrays here, torch tensors in the ``vim``
+objective of :mod:`mibench.ib.objectives`, which uses the same definition for its MMD penalty).
+
 Optional permutation test (``n_permutations`` > 0): Y's rows are permuted, p-value
 (1 + #{HSIC_u(perm) ≥ HSIC_u}) / (1 + B) in the diagnostics. Time O(n²(d_x+d_y)), memory bounded
 by chunking.
@@ -28,7 +32,7 @@ import numpy as np
 from mibench.api import BaseEstimator
 from mibench.preprocessing import standardize
 
-__all__ = ["HSIC", "hsic_unbiased"]
+__all__ = ["HSIC", "hsic_unbiased", "imq_kernel", "imq_constant"]
 
 CHUNK_ELEMENTS = 2**21
 
@@ -38,10 +42,25 @@ def _sqdist(a, b, sa, sb):
     return np.maximum(d2, 0.0, out=d2)
 
 
+def imq_constant(dim: int, scale2: float = 1.0) -> float:
+    """C = 2·d·s² of the IMQ kernel for d coordinates of variance s² (the choice of Tolstikhin et
+    al., "Wasserstein auto-encoders", ICLR 2018, for a N(0, s² I) prior; s² = 1 for standardised
+    data)."""
+    return 2.0 * dim * scale2
+
+
+def imq_kernel(d2, c):
+    """Inverse-multiquadric kernel C / (C + ‖a − b‖²) of squared distances ``d2``.
+
+    Backend-agnostic (only arithmetic): ``d2`` may be a numpy array or a torch tensor, and the
+    result is of the same type (differentiable for torch)."""
+    return c / (c + d2)
+
+
 def _kernel(d2, kind, param):
     if kind == "gaussian":
         return np.exp(-d2 / (2.0 * param * param))
-    return param / (param + d2)
+    return imq_kernel(d2, param)
 
 
 def hsic_unbiased(x, y, kx, px, ky, py) -> float:
@@ -119,7 +138,7 @@ class HSIC(BaseEstimator):
 
     def _param(self, a, rng):
         if self.kernel == "imq":
-            return float(self.imq_c) if self.imq_c is not None else 2.0 * a.shape[1]
+            return float(self.imq_c) if self.imq_c is not None else imq_constant(a.shape[1])
         if self.bandwidth == "median":
             return median_distance(a, rng)
         return float(self.bandwidth)

@@ -86,7 +86,12 @@ def test_discrete_variables_are_flagged():
                for t in mibench.list_tasks()}
     assert flagged["rd-toy-30-0.5"] == (True, True)
     assert all(flagged[t] == (False, True) for t in mibench.list_tasks("labels-*"))
-    assert sum(any(v) for v in flagged.values()) == 1 + len(mibench.list_tasks("labels-*"))
+    # raw digits-bsc pixels (integers, finite support) are discrete; the noisy variants are not
+    raw_digits = [t for t in mibench.list_tasks("digits-bsc-*") if "noise" not in t]
+    assert len(raw_digits) == 12 and all(flagged[t] == (True, True) for t in raw_digits)
+    assert not any(any(flagged[t]) for t in mibench.list_tasks("digits-bsc-*noise*"))
+    assert sum(any(v) for v in flagged.values()) == (1 + len(mibench.list_tasks("labels-*"))
+                                                     + len(raw_digits))
     x, y = mibench.make_task("rd-toy-30-0.5").sample(2000, seed=0)
     assert set(np.unique(y)) == {0.0, 1.0} and np.all(x == np.round(x)) and x.max() <= 29
 

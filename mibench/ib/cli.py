@@ -30,13 +30,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     from mibench.cli import parse_seeds, positive_int
 
     p.add_argument("--objective", "-o", required=True, metavar="NAME",
-                   help="vib, mlp, surrogate, categorical, beta-vae or therml")
+                   help="vib, vim, bound-ib, surrogate, categorical, mlp, beta-vae or therml")
     p.add_argument("--dataset", "-d", metavar="NAME",
                    help="digits, twelve-bit or a discrete-label task such as labels-4-2-2.0 "
                         "(default: twelve-bit for mlp, digits otherwise)")
     p.add_argument("--beta", "-b", nargs="+", type=_float, metavar="B",
-                   help="β of vib (weight of the KL rate) or categorical (weight of I(X;Z)); "
-                        "several values make a sweep (default: the objective's)")
+                   help="β of vib (weight of the KL rate), vim (weight of the MMD² to the "
+                        "prior), bound-ib (weight of the upper bound on I(X;Z)) or categorical "
+                        "(weight of I(X;Z)); several values make a sweep (default: the "
+                        "objective's)")
     p.add_argument("--gamma", "-g", nargs="+", type=_float, metavar="G",
                    help="γ of surrogate (weight of the regulariser) or therml (weight of the "
                         "classification error C); several make a sweep")
@@ -57,7 +59,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="activation of mlp; both make a sweep (default: tanh)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="params",
                    help="another hyperparameter of the objective (repeatable), e.g. "
-                        "--set z_dim=4 --set regularizer=l2")
+                        "--set z_dim=4 --set regularizer=l2, or for bound-ib --set upper=l1out "
+                        "--set lower=nwj")
     p.add_argument("--estimator", "-e", nargs="+", metavar="NAME", default=None,
                    help="registered estimators measured on (x, z) and (z, y) at logged epochs "
                         f"(default: {' '.join(DEFAULT_ESTIMATORS)}; none for beta-vae, whose "
@@ -69,6 +72,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="number of seeds (3 -> 0,1,2) or a comma-separated list (default: 1)")
     p.add_argument("--n-mc", type=positive_int, default=None, metavar="N",
                    help="Monte Carlo draws of the exact Gaussian reference (default: 4096)")
+    p.add_argument("--measurements", type=positive_int, default=None, metavar="K",
+                   help="measure at about K log-spaced epochs (plus 0 and the last); default: "
+                        "every epoch below 20, every 5th below 100, every 20th below 2000")
     p.add_argument("--estimator-samples", type=positive_int, default=1000, metavar="N",
                    help="evaluation rows the estimators see (default: 1000)")
     p.add_argument("--db", help="results database (default: $MIBENCH_DB or "
@@ -116,11 +122,16 @@ def run(args: argparse.Namespace) -> int:
     estimators = [] if args.estimator == ["none"] else check_estimators(args.estimator)
     ds = make_dataset(dataset)
     configs = _configs(args)
+    if args.measurements is not None:
+        from mibench.ib.recorder import log_spaced
+
+        log_spaced(args.epochs, args.measurements)  # measurements < 2 -> one line, exit 2
     n_mc = args.n_mc or DEFAULT_N_MC
     keys = []
     for hp in configs:  # validate every configuration before the first one trains
         obj = make_objective(args.objective, ds.dim_x, ds.n_classes, **hp)
-        keys.append(run_params(obj, args.epochs, estimators, n_mc, args.estimator_samples))
+        keys.append(run_params(obj, args.epochs, estimators, n_mc, args.estimator_samples,
+                               args.measurements))
     db = args.db or default_db_path()
     jobs = [(hp, key, seed) for hp, key in zip(configs, keys) for seed in args.seeds]
     with IBStore(db) as store:
@@ -134,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
             df = train(args.objective, dataset, epochs=args.epochs, seed=seed,
                        estimators=estimators, db=db, n_mc=n_mc,
                        estimator_samples=args.estimator_samples,
+                       measurements=args.measurements,
                        progress=None if finished else bar.update, **hp)
             summary.append(_summary_row(df, hp, seed, finished))
     finally:

@@ -200,8 +200,8 @@ class BetaVAE:
         return distortion + beta * penalty, {"rate": float(rate.detach()),
                                              "distortion": float(distortion.detach())}
 
-    def recorder(self, store=None, run_id=None, seed=0):
-        return ExactRecorder(self.joint, store=store, run_id=run_id)
+    def recorder(self, store=None, run_id=None, seed=0, schedule=None):
+        return ExactRecorder(self.joint, store=store, run_id=run_id, schedule=schedule)
 
 
 class ExactRecorder:

@@ -15,7 +15,8 @@ output defines a stochastic representation Z with a known density:
 
 ``"noise"``
     Z = f(x) + N(0, σ² I). If the module is a :class:`GaussianNoise` layer (part of the user's
-    model) its input is f(x) and σ² its variance; for any other module the recorder adds a hook
+    model) its input is f(x) and σ² its variance (a layer built with ``enabled=False`` adds no
+    noise in the forward pass: the noise then exists for the measurement only); for any other module the recorder adds a hook
     that *replaces* the module's output by output + N(0, σ² I) — in every forward pass, training
     included, so that the noise is part of the network and the layers form a Markov chain.
     Default σ² = 1/(2πe): then H(Z|X) = 0 and I(X;Z) = H(Z) (Kirsch et al.).
@@ -36,7 +37,12 @@ the first ``estimator_samples`` rows of a fixed permutation of the evaluation se
 constant columns; y as one column of class indices, which estimators for continuous data refuse:
 a stored failure). A failing estimator is stored as a failed row. When the model's output is an
 (N, K) tensor it is read as class logits: the run's ``accuracy``, ``distortion`` (mean
-cross-entropy) and the decoder bound H(Y) − CE on I(Z;Y).
+cross-entropy) and the decoder bound H(Y) − CE (estimator ``decoder``, with the standard error of
+the mean cross-entropy over the N inputs). H(Y) − CE ≤ I(Z;Y) holds for a representation Z when
+the logits are a function of Z (and of independent noise): the cross-entropy of any decoder of Z
+is at least H(Y|Z), and Y – X – Z – logits is a Markov chain. With ``decoder_input`` naming such
+a point, the bound is stored under that representation (and so scored against its exact
+I(Z;Y)); without it, under the representation ``output``, which has no reference.
 
 For a noisy layer below another noisy layer, Z_l | X is not Gaussian (the upstream noise is
 nonlinearly transformed). The recorder then runs ``upstream_draws`` = M measuring passes and uses
@@ -61,9 +67,24 @@ import torch
 from mibench.ib import references as ref
 from mibench.preprocessing import constant_columns
 
-__all__ = ["Recorder", "GaussianNoise", "log_schedule", "KINDS"]
+__all__ = ["Recorder", "GaussianNoise", "log_schedule", "log_spaced", "KINDS"]
 
 KINDS = ("noise", "gaussian", "categorical")
+
+
+def log_spaced(epochs: int, count: int) -> frozenset[int]:
+    """About ``count`` logged epochs, log-spaced over 1..``epochs``, plus 0 and ``epochs``.
+
+    The epochs are ``round(geomspace(1, epochs, count))`` without duplicates (so fewer than
+    ``count`` when ``epochs`` is small), e.g. ``log_spaced(1000, 12)`` = {0, 1, 2, 4, 7, 12, 23,
+    43, 81, 152, 285, 534, 1000}: long runs measured at a fixed cost.
+    """
+    if int(count) < 2:
+        raise ValueError(f"measurements must be at least 2, got {count!r}")
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs!r}")
+    points = np.unique(np.round(np.geomspace(1, int(epochs), int(count))).astype(int))
+    return frozenset({0, int(epochs), *map(int, points)})
 
 
 def log_schedule(epoch: int) -> bool:
@@ -119,6 +140,8 @@ class Recorder:
         values differ between passes has noise upstream, and its reference is the exact MI of
         Z | X = x_i ~ (1/M) Σ_m N(f_im, σ²) (:func:`~mibench.ib.references.gaussian_mixture_mi`).
     pairwise: also compute Kolchinsky & Tracey's bounds (Gaussian conditionals only).
+    decoder_input: the point whose Z the model's logits are read from (module docstring);
+        None: the decoder bound is stored under ``output``.
     """
 
     def __init__(self, x_eval, y_eval, points: Mapping[str, str], *,
@@ -126,7 +149,7 @@ class Recorder:
                  estimator_params: Mapping[str, dict] | None = None,
                  estimator_samples: int = 1000, n_mc: int = ref.DEFAULT_N_MC, schedule=None,
                  store=None, run_id: int | None = None, seed: int = 0, pairwise: bool = True,
-                 upstream_draws: int = 8):
+                 upstream_draws: int = 8, decoder_input: str | None = None):
         self.x_eval = np.asarray(x_eval, dtype=np.float64)
         self.y_eval = np.asarray(y_eval).reshape(-1).astype(np.int64)
         if self.x_eval.shape[0] != self.y_eval.shape[0]:
@@ -139,6 +162,10 @@ class Recorder:
                 raise ValueError(f"point {name!r}: kind must be one of {KINDS}, got {kind!r}")
         if not noise_var > 0:
             raise ValueError(f"noise_var must be positive, got {noise_var!r}")
+        if decoder_input is not None and decoder_input not in points:
+            raise ValueError(f"decoder_input {decoder_input!r} is not one of the points "
+                             f"({', '.join(points)})")
+        self.decoder_input = decoder_input
         self.points = dict(points)
         self.noise_var = float(noise_var)
         self.estimators = list(estimators)
@@ -286,11 +313,16 @@ class Recorder:
         if isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[0] == len(y) \
                 and out.shape[1] > int(y.max()):
             logits = out.double()
-            ce = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)))
+            per_row = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y),
+                                                        reduction="none").numpy()
+            ce = float(per_row.mean())
+            ce_se = float(per_row.std(ddof=1) / math.sqrt(len(per_row))) if len(per_row) > 1 \
+                else None
             acc = float((logits.argmax(1).numpy() == y).mean())
             rows += [self._row(epoch, "model", "accuracy", "eval", acc),
                      self._row(epoch, "model", "distortion", "eval", ce),
-                     self._row(epoch, "output", "i_zy", "decoder", h_y - ce)]
+                     self._row(epoch, self.decoder_input or "output", "i_zy", "decoder",
+                               h_y - ce, ce_se)]
         rng = np.random.default_rng(self.seed + 1)
         for name, kind in self.points.items():
             if name not in captured:

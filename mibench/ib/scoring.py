@@ -29,6 +29,15 @@ The kinds of the recorder's own quantities are fixed (:data:`BOUND_KINDS`: the V
 pairwise KL bound and the log-variance bound are upper bounds on I(X;Z); the pairwise
 Bhattacharyya bound is a lower bound on I(X;Z); the decoder bound H(Y) − CE is a lower bound on
 I(Z;Y)); a registered estimator's kind comes from the registry (``kinds`` overrides both).
+
+The decoder bound (estimator ``decoder``) is a lower bound on I(Z;Y) of the representation Z
+whose values the model's logits are computed from, not of every representation: it is checked
+against the exact I(Z;Y) of that representation. The recorder stores it under that
+representation when it knows it (``Recorder(decoder_input=...)``; every built-in objective but
+``categorical``, whose logits mix over z, and ``surrogate`` without noise or ``mlp`` with noise
+only at measurement, whose decoders read the noiseless f(x)); otherwise under ``output``, which has no reference and is not scored unless
+``decoder_reads`` names the representation (for stores written before ``decoder_input``
+existed, or a user model's recorder).
 Pure pandas / numpy / scipy.
 """
 
@@ -105,13 +114,37 @@ def _score(est, ref, kind: str) -> dict:
     return out
 
 
-def score_trajectories(traj, kinds: Mapping[str, str] | None = None):
+def _move_decoder_rows(df, decoder_reads):
+    """Relabel the ``output`` decoder-bound rows with the representation the decoder reads."""
+    if decoder_reads is None:
+        return df
+    if isinstance(decoder_reads, str):
+        mapping = {run: decoder_reads for run in df.run_id.unique()}
+    elif isinstance(decoder_reads, Mapping):
+        mapping = dict(decoder_reads)
+    else:
+        raise ValueError(f"decoder_reads must be a representation name or a mapping "
+                         f"{{run_id: representation}}, got {type(decoder_reads).__name__}")
+    for run, rep in mapping.items():
+        if not isinstance(rep, str) or rep in ("output", "model"):
+            raise ValueError(f"decoder_reads: run {run!r} maps to {rep!r}, not a measured "
+                             "representation")
+    target = df.run_id.map(mapping)
+    move = (df.representation == "output") & (df.estimator == "decoder") & target.notna()
+    df.loc[move, "representation"] = target[move]
+    return df
+
+
+def score_trajectories(traj, kinds: Mapping[str, str] | None = None, decoder_reads=None):
     """Score every non-reference estimator of a trajectory DataFrame (see the module docstring).
 
     ``traj``: rows as returned by :func:`mibench.ib.train` or
     :func:`mibench.ib.load_trajectories` (columns ``epoch, representation, quantity, estimator,
     value, stderr, status``; ``run_id`` optional — without it the rows are one run, id 0).
     ``kinds``: ``{estimator: kind}`` overriding :data:`BOUND_KINDS` and the registry.
+    ``decoder_reads``: the representation the decoder bound stored under ``output`` is a bound
+    for (a name for every run, or ``{run_id: name}``); then it is scored against that
+    representation's reference. None (default): ``output`` rows stay unscored.
     Returns a DataFrame with :data:`SCORE_COLUMNS`, sorted by run, representation, quantity,
     estimator; (run, representation, quantity) without a reference are not scored.
     """
@@ -124,6 +157,7 @@ def score_trajectories(traj, kinds: Mapping[str, str] | None = None):
     df = traj.copy()
     if "run_id" not in df.columns:
         df["run_id"] = 0
+    df = _move_decoder_rows(df, decoder_reads)
     df = df[df.quantity.isin(QUANTITIES)]
     kinds = dict(kinds or {})
     kind_cache: dict = {}

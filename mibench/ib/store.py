@@ -140,7 +140,7 @@ class IBStore:
 
         df = pd.read_sql_query("SELECT * FROM ib_runs ORDER BY id", self._conn)
         for col in ("params", "final"):
-            df[col] = [json.loads(v) if v else {} for v in df[col]]
+            df[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in df[col]]
         return df
 
     def trajectory(self, run_id: int | None = None):

@@ -240,8 +240,8 @@ class TherML:
         return loss, {"rate": float(r.detach()), "distortion": float(d.detach()),
                       "classification": float(c.detach()), "weight_kl": float(s.detach())}
 
-    def recorder(self, store=None, run_id=None, seed=0):
-        return TherMLRecorder(self, store=store, run_id=run_id, seed=seed)
+    def recorder(self, store=None, run_id=None, seed=0, schedule=None):
+        return TherMLRecorder(self, store=store, run_id=run_id, seed=seed, schedule=schedule)
 
 
 class TherMLRecorder:

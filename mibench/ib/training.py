@@ -19,7 +19,7 @@ dataset's exact finite distribution (``Dataset.joint``) instead of minibatches. 
 calls ``obj.setup(dataset)`` (takes the distribution, builds ``obj.model``; it raises ValueError
 for a dataset without one), makes one Adam step per epoch on ``obj.exact_loss() -> (loss,
 {name: float})`` (the full expectation: no sampling, so an "epoch" is one step), and measures
-with ``obj.recorder(store=, run_id=, seed=)``, an object with the
+with ``obj.recorder(store=, run_id=, seed=, schedule=)``, an object with the
 :class:`~mibench.ib.recorder.Recorder` interface whose rows go to the same store. Examples:
 ``beta-vae`` (:mod:`mibench.ib.rate_distortion`) and ``therml`` (:mod:`mibench.ib.therml`).
 """
@@ -69,10 +69,16 @@ def check_estimators(estimators: Iterable[str]) -> list[str]:
 
 
 def run_params(obj, epochs: int, estimators: list[str], n_mc: int,
-               estimator_samples: int) -> dict:
-    """Everything that defines a run besides objective, dataset and seed (the stored key)."""
-    return {**obj.hp, "epochs": int(epochs), "estimators": list(estimators), "n_mc": int(n_mc),
-            "estimator_samples": int(estimator_samples)}
+               estimator_samples: int, measurements: int | None = None) -> dict:
+    """Everything that defines a run besides objective, dataset and seed (the stored key).
+
+    ``measurements`` enters the key only when given (runs on the default schedule keep the
+    keys they were stored under)."""
+    params = {**obj.hp, "epochs": int(epochs), "estimators": list(estimators),
+              "n_mc": int(n_mc), "estimator_samples": int(estimator_samples)}
+    if measurements is not None:
+        params["measurements"] = int(measurements)
+    return params
 
 
 def _step(opt, loss, epoch: int) -> None:
@@ -87,14 +93,15 @@ def _step(opt, loss, epoch: int) -> None:
 
 def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
           estimators: Iterable[str] = (), db=None, n_mc: int | None = None,
-          estimator_samples: int = 1000, progress: Callable[[int], None] | None = None,
-          **hyperparameters):
+          estimator_samples: int = 1000, measurements: int | None = None,
+          progress: Callable[[int], None] | None = None, **hyperparameters):
     """Train one IB objective and return its information-plane trajectory (a DataFrame).
 
     Parameters
     ----------
-    objective: ``vib``, ``mlp``, ``surrogate``, ``categorical`` (minibatches), ``beta-vae`` or
-        ``therml`` (full-batch on ``rd-toy``; one epoch = one step).
+    objective: ``vib``, ``vim``, ``bound-ib``, ``surrogate``, ``categorical`` or ``mlp``
+        (minibatches), ``beta-vae`` or ``therml`` (full-batch on ``rd-toy``; one epoch = one
+        step) (:data:`mibench.ib.objectives.OBJECTIVES`).
     dataset: a registered dataset (``digits``, ``twelve-bit``) or a discrete-label task.
     epochs: passes over the training set (≥ 1). seed: seeds initialisation, minibatches, noise
         and the measurements.
@@ -103,8 +110,13 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
     n_mc: Monte Carlo draws of the exact Gaussian reference (default
         :data:`~mibench.ib.references.DEFAULT_N_MC`).
     estimator_samples: evaluation rows the estimators see.
+    measurements: measure at about this many log-spaced epochs
+        (:func:`~mibench.ib.recorder.log_spaced`, plus epochs 0 and the last); default: the
+        recorder's :func:`~mibench.ib.recorder.log_schedule` (every epoch below 20, ...).
     progress: called with the number of epochs just finished (for progress bars).
-    hyperparameters: the objective's (``beta``, ``gamma``, ``activation``, ``lr``, ...).
+    hyperparameters: the objective's (``beta`` of vib / vim / bound-ib / categorical,
+        ``gamma`` of surrogate, ``activation`` of mlp, ``upper`` / ``lower`` of bound-ib,
+        ``prior_std`` of vim, ``lr``, ...).
     """
     import torch
 
@@ -123,7 +135,13 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
     full_batch = bool(getattr(cls, "full_batch", False))
     if full_batch:
         obj_probe.setup(ds)  # a dataset without an exact distribution fails here
-    params = run_params(obj_probe, epochs, estimators, n_mc, estimator_samples)
+    schedule = None
+    if measurements is not None:
+        from mibench.ib.recorder import log_spaced
+
+        logged = log_spaced(epochs, measurements)  # validates measurements
+        schedule = logged.__contains__
+    params = run_params(obj_probe, epochs, estimators, n_mc, estimator_samples, measurements)
 
     store = None
     if db is not None and db is not False:
@@ -150,11 +168,13 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
         gen = torch.Generator().manual_seed(seed)
         batch = int(obj.hp.get("batch_size", 1))
         if full_batch:
-            rec = obj.recorder(store=store, run_id=run_id, seed=seed)
+            rec = obj.recorder(store=store, run_id=run_id, seed=seed, schedule=schedule)
         else:
             rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
                            estimator_samples=estimator_samples, store=store, run_id=run_id,
-                           seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)))
+                           schedule=schedule,
+                           seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)),
+                           decoder_input=obj.decoder_input)
         terms: dict = {}
         try:
             rec.attach(model)
