@@ -33,6 +33,10 @@ _LAZY = {  # name -> module: these import torch / pandas / scikit-learn, so only
     "train": "mibench.ib.training",
     "list_objectives": "mibench.ib.training",
     "score_trajectories": "mibench.ib.scoring",
+    "ib_curve": "mibench.ib.curve",
+    "ib_points": "mibench.ib.curve",
+    "dataset_curve": "mibench.ib.curve",
+    "BetaVAE": "mibench.ib.rate_distortion",
 }
 
 

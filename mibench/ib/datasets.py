@@ -15,6 +15,12 @@ I(Z;Y) ≤ H(Y) of the evaluation labels. Built in (all offline):
     pattern index, so that exactly half the patterns are positive and H(Y) = 1 bit (ln 2 nats).
     Training set: a fixed 80 % subset (3277 patterns, ``default_rng(0)`` permutation); evaluation
     set: all 4096 patterns.
+``rd-toy``
+    the rate/distortion toy of Alemi et al. 2018 (task ``rd-toy-30-0.5``: z* ~ Bernoulli(0.7),
+    x = one of 30 bins of a Gaussian around ±μ, I(x; z*) = 0.5 nats), y = z*. Training and
+    evaluation sets as for a task (below), and the exact distribution: ``support`` = the 30 bin
+    indices, ``joint`` = the 30 × 2 table P(x, y), on which full-batch objectives (``beta-vae``)
+    train.
 ``<task id>``
     any registered mibench task with a discrete y (``labels-*``, ...): 2000 training draws with
     seed 0 and 1000 evaluation draws with seed 1.
@@ -46,6 +52,10 @@ class Dataset:
     y_eval: np.ndarray = field(repr=False)
     n_classes: int
     description: str = ""
+    #: optional exact finite distribution: the distinct inputs (M × dim_x) and the M × n_classes
+    #: table joint[i, c] = P(X = support[i], Y = c) (sums to 1); None for sampled datasets
+    support: np.ndarray | None = field(default=None, repr=False)
+    joint: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def dim_x(self) -> int:
@@ -56,6 +66,7 @@ class Dataset:
 BUILTIN: dict[str, str] = {
     "digits": "mibench.ib.datasets:digits",
     "twelve-bit": "mibench.ib.datasets:twelve_bit",
+    "rd-toy": "mibench.ib.datasets:rd_toy",
 }
 
 datasets = Registry("dataset", "mibench.ib.datasets", "mibench.ib.datasets:BUILTIN")
@@ -153,6 +164,24 @@ def twelve_bit() -> Dataset:
     return Dataset("twelve-bit", x[train], y[train], x, y, 2,
                    "all 4096 12-bit patterns, y = 1[‖Σ x_k u_k‖ > median] (2048 positives); "
                    "training: a fixed 80% subset (3277), evaluation: all 4096")
+
+
+def rd_toy() -> Dataset:
+    import dataclasses
+
+    from mibench.tasks.own import RD_EDGES, rd_table
+
+    task_id = "rd-toy-30-0.5"
+    base = from_task(task_id)
+    import mibench
+
+    params = mibench.make_task(task_id).params
+    joint = rd_table(params["mu"], params["p"])
+    return dataclasses.replace(
+        base, name="rd-toy", support=np.arange(len(RD_EDGES) - 1, dtype=np.float64)[:, None],
+        joint=joint / joint.sum(),
+        description=f"task {task_id} (y = z*): its exact 30 × 2 table P(x, y) for full-batch "
+                    f"objectives; {base.description}")
 
 
 def describe(ds: Dataset) -> dict[str, Any]:

@@ -15,6 +15,7 @@ Objectives: ``vib``, ``vim``, ``bound-ib``, ``surrogate``, ``categorical``, ``ml
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections import OrderedDict
 
@@ -517,3 +518,5 @@ class Categorical(Objective):
 #: name -> class
 OBJECTIVES = {"vib": VIB, "vim": VIM, "bound-ib": BoundIB, "mlp": MLP, "surrogate": Surrogate,
               "categorical": Categorical}
+OBJECTIVES["beta-vae"] = importlib.import_module("mibench.ib.rate_distortion").BetaVAE
+OBJECTIVES["therml"] = importlib.import_module("mibench.ib.therml").TherML

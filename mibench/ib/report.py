@@ -15,8 +15,17 @@ run group (objective × dataset, named ``<objective>-<dataset>``):
   drawn against the reference's I(Z;Y), as its panel title says). Dashed lines: the ceilings
   ln N and H(Y). With several representations (the layers of ``mlp``) each has its own marker and
   the layers of one epoch are joined by a thin line.
+  The exact IB curve of the dataset (:mod:`mibench.ib.curve`: the best I(Z;Y) any encoder
+  reaches at each I(X;Z), under the distribution the plane is measured on) is drawn in every
+  panel as a solid grey line, and its vertices are written to ``ib-curve/<dataset>.csv``
+  (columns beta, i_xz, i_zy), so a reader sees how far each model sits from the optimum.
 * ``figures/<group>-final.png`` — only for sweeps over β or γ: the end-of-training points of
   every run, coloured by β/γ (log scale).
+* ``figures/<group>-rd.png`` — only for rate/distortion models (``beta-vae``): the R–D plane of
+  Alemi et al. 2018, x = distortion D, y = rate R, the infeasible region R + D < H shaded, the
+  line R + D = H (the ELBO's optimum), each run's trajectory (thin) and end point (labelled),
+  and below each end point its exact I(X;Z) (the sandwich H − D ≤ I ≤ R: a short vertical
+  segment from I to R).
 * ``figures/<group>-epochs.png`` — I(X;Z) and I(Z;Y) against the epoch per representation: the
   reference ± 2 stderr (band), each estimator and bound.
 
@@ -39,7 +48,7 @@ CSV_COLUMNS = ["objective", "dataset", "run", "representation", "quantity", "est
                "reference", "kind", "n_epochs", "n_failed", "mean_abs_error", "spearman",
                "sign_agreement", "n_changes", "bound_violations"]
 _SWEEP_KEYS = ("beta", "gamma")
-_FIGURE_PATTERNS = ("*-plane.png", "*-final.png", "*-epochs.png")
+_FIGURE_PATTERNS = ("*-plane.png", "*-final.png", "*-epochs.png", "*-rd.png")
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 
 
@@ -130,7 +139,15 @@ class Group:
         names = [f"{self.name}-plane.png", f"{self.name}-epochs.png"]
         if self.sweep:
             names.insert(1, f"{self.name}-final.png")
+        if self.has_rd:
+            names.append(f"{self.name}-rd.png")
         return names
+
+    @property
+    def has_rd(self) -> bool:
+        t = self.traj
+        return bool(((t.quantity == "rate") & (t.estimator == "variational")).any()
+                    and ((t.quantity == "h_x") & (t.estimator == "exact")).any())
 
 
 def build(runs, traj) -> list[Group]:
@@ -264,6 +281,27 @@ def _points(traj, run_id, rep, estimator):
     return df, fallback
 
 
+_CURVES: dict = {}
+
+
+def ib_curve_for(dataset: str):
+    """The exact IB curve of a dataset (cached), or None when it cannot be computed."""
+    if dataset not in _CURVES:
+        try:
+            from mibench.ib.curve import dataset_curve
+
+            _CURVES[dataset] = dataset_curve(dataset)
+        except Exception:  # a dataset no longer registered: the planes are drawn without it
+            _CURVES[dataset] = None
+    return _CURVES[dataset]
+
+
+def _draw_curve(ax, curve, x_right):
+    xs = list(curve.i_xz) + ([x_right] if x_right > float(curve.i_xz.iloc[-1]) else [])
+    ys = list(curve.i_zy) + ([float(curve.i_zy.iloc[-1])] if len(xs) > len(curve) else [])
+    ax.plot(xs, ys, color="0.45", linewidth=1.0, zorder=1, label="IB curve (optimum)")
+
+
 def _ceilings(ax, traj):
     c = traj[(traj.estimator == "ceiling") & (traj.status == "ok")]
     for q, draw in (("i_xz", ax.axvline), ("i_zy", ax.axhline)):
@@ -333,6 +371,10 @@ def _draw_planes(group, panels, colour_of, norm, cmap, final_only=False):
                    & (traj.status == "ok")].value
     if len(ceiling):
         x_hi = max(x_hi, float(ceiling.max()))
+    curve = ib_curve_for(group.dataset)
+    if curve is not None:
+        for ax in axes:
+            _draw_curve(ax, curve, x_hi)
     if x_hi > x_lo:  # shared x axis; an upper bound beyond ln N runs off the right edge
         pad = 0.06 * (x_hi - x_lo)
         axes[0].set_xlim(x_lo - pad, x_hi + pad)
@@ -343,6 +385,8 @@ def _brackets(ax, traj, run_id, rep, pts, norm, cmap):
     """Shaded horizontal brackets: the stored lower … upper bounds on I(X;Z) (the x axis stops
     just beyond the ceiling ln N, so a looser upper bound runs off the panel's right edge)."""
     lo = _series(traj, run_id, rep, "i_xz", "pairwise-bhattacharyya").value
+    if lo.empty:  # rate/distortion models: the sandwich H − D ≤ I(X;Z) ≤ R
+        lo = _series(traj, run_id, rep, "i_xz", "h-minus-distortion").value
     hi = _series(traj, run_id, rep, "i_xz", "pairwise-kl").value
     if hi.empty:
         hi = _series(traj, run_id, rep, "i_xz", "rate").value
@@ -455,12 +499,57 @@ def epochs_figure(group: Group, path: Path) -> Path:
     return _save(fig, path)
 
 
+def rd_figure(group: Group, path: Path) -> Path:
+    """The R–D plane (module docstring)."""
+    from mibench.plots import _save
+
+    plt, _ = _plt()
+    traj = group.traj
+    fig, ax = plt.subplots(figsize=(5.6, 4.4), constrained_layout=True)
+    colours = plt.get_cmap("tab10")
+    h = float(traj[(traj.quantity == "h_x") & (traj.estimator == "exact")].value.iloc[0])
+    for k, run_id in enumerate(group.run_ids):
+        reps = sorted(set(traj[(traj.run_id == run_id) & (traj.quantity == "rate")
+                               & (traj.estimator == "variational")].representation))
+        for rep in reps:
+            r = _series(traj, run_id, rep, "rate", "variational").value
+            d = _series(traj, run_id, rep, "distortion", "variational").value
+            i = _series(traj, run_id, rep, "i_xz", "exact").value
+            both = r.index.intersection(d.index)
+            if not len(both):
+                continue
+            c = colours(k % 10)
+            ax.plot(d[both], r[both], color=c, linewidth=0.7, alpha=0.6)
+            last = both.max()
+            ax.scatter([d[last]], [r[last]], color=c, s=30, zorder=3,
+                       label=f"{group.labels[run_id]}: R={r[last]:.3f}, D={d[last]:.3f}")
+            if last in i.index:
+                ax.plot([d[last], d[last]], [i[last], r[last]], color=c, linewidth=2.0,
+                        alpha=0.5)
+                ax.scatter([d[last]], [i[last]], color=c, marker="_", s=120, zorder=3)
+    lo, hi = ax.get_xlim()
+    top = max(ax.get_ylim()[1], h * 0.2)
+    x0 = min(lo, h - top)
+    xs, ys = [x0, h, max(hi, h) + 1.0], [h - x0, 0.0, 0.0]
+    ax.fill_between(xs, [0.0] * 3, ys, color="0.85", zorder=0, label="infeasible: R + D < H")
+    ax.plot(xs[:2], ys[:2], color="black", linewidth=1.0, label=f"R + D = H = {h:.3f}")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(bottom=-0.02 * top, top=top)
+    ax.set_xlabel("distortion D [nats]")
+    ax.set_ylabel("rate R [nats]  (tick: exact I(X;Z))")
+    ax.legend(fontsize=6, loc="upper right")
+    ax.set_title(f"Rate–distortion: {group.objective} on {group.dataset}", fontsize=10)
+    return _save(fig, path)
+
+
 def save_figures(group: Group, fig_dir: Path) -> list[Path]:
     fig_dir.mkdir(parents=True, exist_ok=True)
     made = [plane_figure(group, fig_dir / f"{group.name}-plane.png")]
     if group.sweep:
         made.append(final_figure(group, fig_dir / f"{group.name}-final.png"))
     made.append(epochs_figure(group, fig_dir / f"{group.name}-epochs.png"))
+    if group.has_rd:
+        made.append(rd_figure(group, fig_dir / f"{group.name}-rd.png"))
     return made
 
 
@@ -476,6 +565,14 @@ def write(groups: list[Group], out, figures: bool = True) -> list[Path]:
             written.append(path)
         if figures:
             written += save_figures(g, out / "figures")
+        curve = ib_curve_for(g.dataset) if figures else None
+        if curve is not None:
+            path = out / "ib-curve" / f"{_safe(g.dataset)}.csv"
+            if path not in written:
+                from mibench.ib.curve import write_csv
+
+                write_csv(curve, path)
+                written.append(path)
     # files of this report's naming that this store no longer makes (a group gone, a sweep
     # that is no longer one); other files in ``out`` (e.g. a README) are left alone
     stale = sorted(out.glob("*-scores.md")) + sorted(out.glob("*-scores.csv"))

@@ -60,6 +60,7 @@ BOUND_KINDS = {
     ("pairwise-kl", "i_xz"): "upper_bound",
     ("logvar", "i_xz"): "upper_bound",
     ("pairwise-bhattacharyya", "i_xz"): "lower_bound",
+    ("h-minus-distortion", "i_xz"): "lower_bound",  # H − D of rate/distortion models
     ("decoder", "i_zy"): "lower_bound",
 }
 SCORE_COLUMNS = ["run_id", "representation", "quantity", "estimator", "reference", "kind",

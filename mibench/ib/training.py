@@ -13,6 +13,15 @@ With ``db`` (a path, or True for the default store) the run and its trajectory a
 IB tables of that SQLite store as they are measured. A run whose key (objective, dataset, every
 hyperparameter including epochs and the estimators, seed) is stored as finished is not trained
 again: its stored trajectory is returned (resume).
+
+Full-batch objectives (one hook): an objective class with ``full_batch = True`` trains on a
+dataset's exact finite distribution (``Dataset.joint``) instead of minibatches. The loop then
+calls ``obj.setup(dataset)`` (takes the distribution, builds ``obj.model``; it raises ValueError
+for a dataset without one), makes one Adam step per epoch on ``obj.exact_loss() -> (loss,
+{name: float})`` (the full expectation: no sampling, so an "epoch" is one step), and measures
+with ``obj.recorder(store=, run_id=, seed=, schedule=)``, an object with the
+:class:`~mibench.ib.recorder.Recorder` interface whose rows go to the same store. Examples:
+``beta-vae`` (:mod:`mibench.ib.rate_distortion`) and ``therml`` (:mod:`mibench.ib.therml`).
 """
 
 from __future__ import annotations
@@ -72,6 +81,16 @@ def run_params(obj, epochs: int, estimators: list[str], n_mc: int,
     return params
 
 
+def _step(opt, loss, epoch: int) -> None:
+    import torch
+
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {float(loss)} at epoch {epoch}")
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
 def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
           estimators: Iterable[str] = (), db=None, n_mc: int | None = None,
           estimator_samples: int = 1000, measurements: int | None = None,
@@ -81,7 +100,8 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
     Parameters
     ----------
     objective: ``vib``, ``vim``, ``bound-ib``, ``surrogate``, ``categorical`` or ``mlp``
-        (:data:`mibench.ib.objectives.OBJECTIVES`).
+        (minibatches), ``beta-vae`` or ``therml`` (full-batch on ``rd-toy``; one epoch = one
+        step) (:data:`mibench.ib.objectives.OBJECTIVES`).
     dataset: a registered dataset (``digits``, ``twelve-bit``) or a discrete-label task.
     epochs: passes over the training set (≥ 1). seed: seeds initialisation, minibatches, noise
         and the measurements.
@@ -112,6 +132,9 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
     estimators = check_estimators(estimators)
     ds = make_dataset(dataset)
     obj_probe = cls(ds.dim_x, ds.n_classes, **hyperparameters)  # validates before anything runs
+    full_batch = bool(getattr(cls, "full_batch", False))
+    if full_batch:
+        obj_probe.setup(ds)  # a dataset without an exact distribution fails here
     schedule = None
     if measurements is not None:
         from mibench.ib.recorder import log_spaced
@@ -136,36 +159,43 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
         t_start = time.perf_counter()
         torch.manual_seed(seed)
         obj = cls(ds.dim_x, ds.n_classes, **hyperparameters)
+        if full_batch:
+            obj.setup(ds)
         model = obj.model
         opt = torch.optim.Adam(model.parameters(), lr=float(obj.hp["lr"]))
         x_tr = torch.as_tensor(ds.x_train, dtype=torch.float32)
         y_tr = torch.as_tensor(ds.y_train, dtype=torch.long)
         gen = torch.Generator().manual_seed(seed)
-        batch = int(obj.hp["batch_size"])
-        rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
-                       estimator_samples=estimator_samples, store=store, run_id=run_id,
-                       schedule=schedule,
-                       seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)),
-                       decoder_input=obj.decoder_input)
+        batch = int(obj.hp.get("batch_size", 1))
+        if full_batch:
+            rec = obj.recorder(store=store, run_id=run_id, seed=seed, schedule=schedule)
+        else:
+            rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
+                           estimator_samples=estimator_samples, store=store, run_id=run_id,
+                           schedule=schedule,
+                           seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)),
+                           decoder_input=obj.decoder_input)
         terms: dict = {}
         try:
             rec.attach(model)
             rec.on_epoch_end(0, model, force=True)
             for epoch in range(1, epochs + 1):
                 model.train()
-                order = torch.randperm(len(y_tr), generator=gen)
-                sums: dict = {}
-                for start in range(0, len(order), batch):
-                    idx = order[start:start + batch]
-                    loss, parts = obj.loss(x_tr[idx], y_tr[idx])
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(f"loss is {float(loss)} at epoch {epoch}")
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    for k, v in {"loss": float(loss.detach()), **parts}.items():
-                        sums[k] = sums.get(k, 0.0) + v * len(idx)
-                terms = {f"train_{k}": v / len(order) for k, v in sums.items()}
+                if full_batch:  # one step on the exact expectation
+                    loss, parts = obj.exact_loss()
+                    _step(opt, loss, epoch)
+                    terms = {f"train_{k}": v for k, v in
+                             {"loss": float(loss.detach()), **parts}.items()}
+                else:
+                    order = torch.randperm(len(y_tr), generator=gen)
+                    sums: dict = {}
+                    for start in range(0, len(order), batch):
+                        idx = order[start:start + batch]
+                        loss, parts = obj.loss(x_tr[idx], y_tr[idx])
+                        _step(opt, loss, epoch)
+                        for k, v in {"loss": float(loss.detach()), **parts}.items():
+                            sums[k] = sums.get(k, 0.0) + v * len(idx)
+                    terms = {f"train_{k}": v / len(order) for k, v in sums.items()}
                 rec.on_epoch_end(epoch, model, force=epoch == epochs, extra=terms)
                 if progress:
                     progress(1)
