@@ -105,12 +105,14 @@ def run(args: argparse.Namespace) -> int:
     from mibench.ib.datasets import make_dataset
     from mibench.ib.references import DEFAULT_N_MC
     from mibench.ib.store import IBStore
-    from mibench.ib.training import (check_estimators, make_objective, objective_class,
-                                     run_params, train)
+    from mibench.ib.training import (check_estimators, for_dataset, make_objective,
+                                     objective_class, run_params, train)
     from mibench.store import default_db_path
 
     cls = objective_class(args.objective)  # unknown objective -> one line, exit 2
     dataset = args.dataset or DEFAULT_DATASET.get(args.objective, "digits")
+    ds = make_dataset(dataset)
+    cls = for_dataset(cls, ds)
     full_batch = bool(getattr(cls, "full_batch", False))
     if args.estimator is None:
         args.estimator = ["none"] if full_batch else DEFAULT_ESTIMATORS
@@ -120,7 +122,6 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is None:
         args.epochs = int(getattr(cls, "default_epochs", DEFAULT_EPOCHS))
     estimators = [] if args.estimator == ["none"] else check_estimators(args.estimator)
-    ds = make_dataset(dataset)
     configs = _configs(args)
     if args.measurements is not None:
         from mibench.ib.recorder import log_spaced
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     n_mc = args.n_mc or DEFAULT_N_MC
     keys = []
     for hp in configs:  # validate every configuration before the first one trains
-        obj = make_objective(args.objective, ds.dim_x, ds.n_classes, **hp)
+        obj = make_objective(args.objective, ds.dim_x, ds.n_classes, dataset=ds, **hp)
         keys.append(run_params(obj, args.epochs, estimators, n_mc, args.estimator_samples,
                                args.measurements))
     db = args.db or default_db_path()

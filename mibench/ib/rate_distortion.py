@@ -183,6 +183,16 @@ class BetaVAE:
         self.model = None
         self.points = {}
 
+    @classmethod
+    def for_dataset(cls, ds):
+        """The exact toy for a dataset with a finite distribution (``rd-toy``), else the VAE on
+        data (:class:`mibench.ib.vae.DataBetaVAE`, e.g. ``digits``)."""
+        if getattr(ds, "joint", None) is not None:
+            return cls
+        from mibench.ib.vae import DataBetaVAE
+
+        return DataBetaVAE
+
     def setup(self, ds) -> None:
         """Take the dataset's exact distribution and build the model (seeded by the caller)."""
         joint = getattr(ds, "joint", None)

@@ -140,6 +140,12 @@ class Recorder:
         values differ between passes has noise upstream, and its reference is the exact MI of
         Z | X = x_i ~ (1/M) Σ_m N(f_im, σ²) (:func:`~mibench.ib.references.gaussian_mixture_mi`).
     pairwise: also compute Kolchinsky & Tracey's bounds (Gaussian conditionals only).
+    rate: ``rate(mean, log_var) -> (value, stderr)`` for ``gaussian`` points, the rate
+        E KL(q(z|x) ‖ m) against the model's own marginal m (default
+        :func:`~mibench.ib.references.gaussian_rate`, m = N(0, I)).
+    measure_more: ``measure_more(model, x_eval, y_eval) -> [(representation, quantity,
+        estimator, value, stderr), ...]``, more rows measured at every logged epoch (e.g. a
+        VAE's distortion on the evaluation set).
     decoder_input: the point whose Z the model's logits are read from (module docstring);
         None: the decoder bound is stored under ``output``.
     """
@@ -149,8 +155,11 @@ class Recorder:
                  estimator_params: Mapping[str, dict] | None = None,
                  estimator_samples: int = 1000, n_mc: int = ref.DEFAULT_N_MC, schedule=None,
                  store=None, run_id: int | None = None, seed: int = 0, pairwise: bool = True,
-                 upstream_draws: int = 8, decoder_input: str | None = None):
+                 upstream_draws: int = 8, decoder_input: str | None = None,
+                 rate=None, measure_more=None):
         self.x_eval = np.asarray(x_eval, dtype=np.float64)
+        self.rate_fn = rate or ref.gaussian_rate
+        self.measure_more = measure_more
         self.y_eval = np.asarray(y_eval).reshape(-1).astype(np.int64)
         if self.x_eval.shape[0] != self.y_eval.shape[0]:
             raise ValueError(f"x_eval has {self.x_eval.shape[0]} rows, y_eval "
@@ -354,7 +363,7 @@ class Recorder:
                                             for p in passes], 1)
                     flat_mean, flat_lv = mean.reshape(-1, mean.shape[-1]), \
                         log_var.reshape(-1, mean.shape[-1])
-                    rate, rate_se = ref.gaussian_rate(flat_mean, flat_lv)
+                    rate, rate_se = self.rate_fn(flat_mean, flat_lv)
                     rows.append(self._row(epoch, name, "rate", "variational", rate, rate_se))
                     rows.append(self._row(epoch, name, "i_xz", "rate", rate, rate_se))
                     var = np.exp(log_var)
@@ -391,6 +400,10 @@ class Recorder:
             rows += [self._row(epoch, name, "i_xz", "ceiling", self._ceilings["i_xz"]),
                      self._row(epoch, name, "i_zy", "ceiling", h_y)]
             rows += self._estimators(epoch, name, z)
+        if self.measure_more is not None:
+            rows += [self._row(epoch, rep, quantity, est, value, se)
+                     for rep, quantity, est, value, se in self.measure_more(model, self.x_eval,
+                                                                           self.y_eval)]
         return rows
 
     def _estimators(self, epoch: int, name: str, z: np.ndarray) -> list[dict]:

@@ -54,9 +54,20 @@ def objective_class(name: str):
     return OBJECTIVES[name]
 
 
-def make_objective(name: str, dim_x: int, n_classes: int, **hyperparameters):
-    """Instantiate (and so validate) an objective."""
-    return objective_class(name)(dim_x, n_classes, **hyperparameters)
+def for_dataset(cls, ds):
+    """The class that trains ``cls``'s objective on dataset ``ds``: an objective with several
+    model families (``beta-vae``: the exact toy, or a VAE on data) picks one with a
+    ``for_dataset(ds)`` class method."""
+    pick = getattr(cls, "for_dataset", None)
+    return pick(ds) if pick is not None else cls
+
+
+def make_objective(name: str, dim_x: int, n_classes: int, dataset=None, **hyperparameters):
+    """Instantiate (and so validate) an objective (for ``dataset``, a Dataset, when given)."""
+    cls = objective_class(name)
+    if dataset is not None:
+        cls = for_dataset(cls, dataset)
+    return cls(dim_x, n_classes, **hyperparameters)
 
 
 def check_estimators(estimators: Iterable[str]) -> list[str]:
@@ -131,6 +142,7 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
     cls = objective_class(objective)
     estimators = check_estimators(estimators)
     ds = make_dataset(dataset)
+    cls = for_dataset(cls, ds)
     obj_probe = cls(ds.dim_x, ds.n_classes, **hyperparameters)  # validates before anything runs
     full_batch = bool(getattr(cls, "full_batch", False))
     if full_batch:
@@ -174,7 +186,9 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
                            estimator_samples=estimator_samples, store=store, run_id=run_id,
                            schedule=schedule,
                            seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)),
-                           decoder_input=obj.decoder_input)
+                           decoder_input=obj.decoder_input,
+                           rate=getattr(obj, "rate", None),
+                           measure_more=getattr(obj, "measure_more", None))
         terms: dict = {}
         try:
             rec.attach(model)
