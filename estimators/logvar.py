@@ -145,24 +145,26 @@ class LogVar(BaseEstimator):
             outer = (y[:, j:j + step, None] * z[:, None, :]).reshape(n, -1)
             cyz[:, j:j + step] = (w @ outer).reshape(len(draws), -1, z.shape[1]) / n
         cyz -= my[:, :, None] * mean[:, None, :]
-        values = [None] * len(draws)
+        ok = np.ones(len(draws), dtype=bool)
         try:
             chol = np.linalg.cholesky(cyz[:, :, :dy])
         except np.linalg.LinAlgError:  # some C_YY singular (a column constant in a resample)
-            chol = None
-        if chol is not None:
-            half = np.linalg.solve(chol, cyz[:, :, dy:])  # L⁻¹ C_YX
-            var_r = cxx - np.einsum("bij,bij->bj", half, half)
-            beta = np.linalg.solve(np.swapaxes(chol, 1, 2), half)  # C_YY⁻¹ C_YX
-            with np.errstate(divide="ignore", invalid="ignore"):
-                amplification = (np.sqrt(cxx) + np.linalg.norm(beta, axis=1)) ** 2 / var_r
-                terms = np.log(cxx) - np.log(var_r)
-            ok = (np.all(cxx > 0, axis=1) & np.all(var_r > 0, axis=1)
-                  & np.all(amplification <= NORMAL_EQUATIONS_GUARD, axis=1))
-            for b in np.flatnonzero(ok):
-                values[b] = 0.5 * float(np.sum(terms[b]))
-        return [LogVar._continuous_value(x[idx], y[idx]) if v is None else v
-                for idx, v in zip(draws, values)]
+            chol = np.empty((len(draws), dy, dy))
+            for b in range(len(draws)):
+                try:
+                    chol[b] = np.linalg.cholesky(cyz[b, :, :dy])
+                except np.linalg.LinAlgError:
+                    chol[b], ok[b] = np.eye(dy), False
+        half = np.linalg.solve(chol, cyz[:, :, dy:])  # L⁻¹ C_YX
+        var_r = cxx - np.einsum("bij,bij->bj", half, half)
+        beta = np.linalg.solve(np.swapaxes(chol, 1, 2), half)  # C_YY⁻¹ C_YX
+        with np.errstate(divide="ignore", invalid="ignore"):
+            amplification = (np.sqrt(cxx) + np.linalg.norm(beta, axis=1)) ** 2 / var_r
+            terms = np.log(cxx) - np.log(var_r)
+        ok &= (np.all(cxx > 0, axis=1) & np.all(var_r > 0, axis=1)
+               & np.all(amplification <= NORMAL_EQUATIONS_GUARD, axis=1))
+        return [0.5 * float(np.sum(terms[b])) if ok[b] else
+                LogVar._continuous_value(x[idx], y[idx]) for b, idx in enumerate(draws)]
 
     def _estimate(self, x, y):
         n = x.shape[0]
