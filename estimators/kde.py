@@ -8,8 +8,9 @@ bandwidth h, p̂(a) = (1/N) Σ_j N(a; a_j, h²I) and the resubstitution entropy 
 (Ahmad & Lin 1976; Moon, Rajagopalan & Lall 1995 for MI). ``leave_one_out=True`` drops j = i
 from the sum (and uses N − 1). Bandwidth per space: "scott" h = N^(−1/(d+4)), "silverman"
 h = (4/(d+2))^(1/(d+4)) N^(−1/(d+4)) (both for unit variance), or a float (standardised units,
-used for every space). O(N²·d) time, in row blocks (bounded memory) computed on a thread pool. Biased (kernel smoothing and the
-curse of dimensionality), so kind "estimate"; stderr None.
+used for every space). O(N²·d) time, in row blocks (bounded memory) on a thread pool (the cores
+this process may use, at most ``OMP_NUM_THREADS`` when set; see :func:`kde_entropy`). Biased
+(kernel smoothing and the curse of dimensionality), so kind "estimate"; stderr None.
 """
 
 from __future__ import annotations
