@@ -1,6 +1,6 @@
 """The three slow estimators of the bmi sweep (issue 13, §1), each against its previous code,
 side by side in one run: ``logvar`` (bootstrap resamples by the SVD least-squares fit, one per
-resample, before), ``kde`` (scipy ``logsumexp`` over whole n × n rows, one thread, before) and
+resample, BLAS threads unmanaged, before), ``kde`` (scipy ``logsumexp`` over whole n × n rows, one thread, before) and
 ``alpha`` (the neural trainer before: per-tensor Adam, ``train()`` every step, a fresh diagonal
 mask per loss). n = 5000 on ``multinormal-dense-5-5-0.5`` and ``multinormal-dense-25-25-0.5``.
 
@@ -75,6 +75,9 @@ def old_estimator(name):
         return OldKDE()
     if name == "logvar":
         class OldLogVar(LogVar):
+            def _estimate(self, x, y):  # BLAS threads left as they are (no limit)
+                return self._estimate_one_thread(x, y)
+
             @staticmethod
             def _resample_continuous_values(x, y, draws):  # one SVD fit per resample
                 return [LogVar._continuous_value(x[i], y[i]) for i in draws]
