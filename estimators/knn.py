@@ -397,11 +397,12 @@ def _threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _for_blocks(n, step, fn):
-    """Call ``fn(start, stop)`` for every row block, on a small thread pool. Each call writes
-    only its own rows, so the result does not depend on the scheduling."""
+def _for_blocks(n, step, fn, workers=None):
+    """Call ``fn(start, stop)`` for every row block, on a small thread pool (``workers``
+    threads, default :func:`_threads`). Each call writes only its own rows, so the result does
+    not depend on the scheduling."""
     starts = range(0, n, step)
-    workers = min(_threads(), len(starts))
+    workers = min(_threads() if workers is None else max(1, int(workers)), len(starts))
     if workers == 1:
         for start in starts:
             fn(start, min(n, start + step))

@@ -185,18 +185,21 @@ def fit_bound(module: B.MIBound, x_train, y_train, x_val, y_val, *, batch_size=2
     n = x_train.shape[0]
     bs = min(int(batch_size), n)
     metric = "loglik" if module.direction == "upper" or isinstance(module, BABound) else "bound"
-    # decoupled weight decay (AdamW, Loshchilov & Hutter 2019); weight_decay=0 is plain Adam
-    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=float(weight_decay))
+    # decoupled weight decay (AdamW, Loshchilov & Hutter 2019); weight_decay=0 is plain Adam.
+    # foreach: the same elementwise update, one call per step instead of ~10 per parameter
+    # tensor (on the CPU the default is the per-tensor loop; the values are the same bits).
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=float(weight_decay),
+                            foreach=True)
     best_val, best_state, best_step = -math.inf, copy.deepcopy(module.state_dict()), 0
     curve, since, losses, order, pos = [], 0, [], rng.permutation(n), 0
     step = 0
     stopped_early = False
+    module.train()  # and again after each evaluation (not every step: it walks every submodule)
     for step in range(1, int(max_steps) + 1):
         if pos + bs > n:
             order, pos = rng.permutation(n), 0
         idx = torch.as_tensor(order[pos:pos + bs], device=x_train.device)
         pos += bs
-        module.train()
         loss = module.training_loss(x_train[idx], y_train[idx])
         if not torch.isfinite(loss):
             raise EstimationError(
@@ -225,6 +228,7 @@ def fit_bound(module: B.MIBound, x_train, y_train, x_val, y_val, *, batch_size=2
                 if since >= int(patience):
                     stopped_early = True
                     break
+            module.train()
     module.load_state_dict(best_state)
     module.eval()
     return {"best_step": best_step, "steps": step, "stopped_early": stopped_early,

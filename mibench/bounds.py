@@ -43,6 +43,7 @@ model can maximise a lower bound (or minimise an upper bound) of I(X; Z) on its 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -90,8 +91,11 @@ def _check_scores(scores: torch.Tensor) -> int:
     return scores.shape[0]
 
 
-def _offdiag_mask(b: int, device) -> torch.Tensor:
-    return ~torch.eye(b, dtype=torch.bool, device=device)
+@functools.lru_cache(maxsize=16)
+def _diag_mask(b: int, device) -> torch.Tensor:
+    """The (B, B) boolean identity, made once per (B, device): every training step asks for it
+    (read only: it is shared)."""
+    return torch.eye(b, dtype=torch.bool, device=device)
 
 
 def logmeanexp_offdiag(scores: torch.Tensor) -> torch.Tensor:
@@ -101,14 +105,14 @@ def logmeanexp_offdiag(scores: torch.Tensor) -> torch.Tensor:
     and the normaliser is B(B − 1), not B².
     """
     b = _check_scores(scores)
-    masked = scores.masked_fill(~_offdiag_mask(b, scores.device), float("-inf"))
+    masked = scores.masked_fill(_diag_mask(b, scores.device), float("-inf"))
     return torch.logsumexp(masked.reshape(-1), dim=0) - math.log(b * (b - 1))
 
 
 def mean_offdiag(values: torch.Tensor) -> torch.Tensor:
     """Mean of a (B, B) matrix over its off-diagonal entries."""
     b = _check_scores(values)
-    return values.masked_fill(~_offdiag_mask(b, values.device), 0.0).sum() / (b * (b - 1))
+    return values.masked_fill(_diag_mask(b, values.device), 0.0).sum() / (b * (b - 1))
 
 
 def _baseline_columns(log_baseline, b: int, like: torch.Tensor) -> torch.Tensor:
@@ -182,7 +186,7 @@ def interpolated(scores: torch.Tensor, log_baseline, alpha: float) -> torch.Tens
     alpha = float(alpha)
     cols = scores.T  # cols[j, i] = f(x_i, y_j): one row per y
     log_m_all = torch.logsumexp(cols, dim=1) - math.log(b)
-    masked = cols.masked_fill(~_offdiag_mask(b, scores.device), float("-inf"))
+    masked = cols.masked_fill(_diag_mask(b, scores.device), float("-inf"))
     log_m_loo = torch.logsumexp(masked, dim=1) - math.log(b - 1)
 
     def log_z(log_m):
@@ -238,7 +242,7 @@ def l1out(log_q: torch.Tensor) -> torch.Tensor:
     B=512)."""
     b = _check_scores(log_q)
     cols = log_q.T  # cols[j, i] = log q(y_j | x_i)
-    masked = cols.masked_fill(~_offdiag_mask(b, log_q.device), float("-inf"))
+    masked = cols.masked_fill(_diag_mask(b, log_q.device), float("-inf"))
     return (torch.diagonal(log_q) - (torch.logsumexp(masked, dim=1) - math.log(b - 1))).mean()
 
 
