@@ -88,6 +88,58 @@ def positive_int(text: str) -> int:
     return value
 
 
+def parse_jobs(text: str) -> int:
+    """``--jobs``: a positive number of worker processes, or -1 for one per usable core."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of processes or -1 (all usable cores), got {text!r}")
+    return value
+
+
+def parse_timeout(text: str) -> float:
+    """``--timeout``: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def parse_max_memory(text: str) -> int:
+    """``--max-memory``: ``2G``, ``512M``, ... (bytes; see :func:`mibench.parallel.parse_memory`)."""
+    from mibench.parallel import parse_memory
+
+    try:
+        import resource  # noqa: F401  (RLIMIT_AS: Linux, macOS)
+    except ImportError:
+        raise argparse.ArgumentTypeError("is not supported on this platform (no resource "
+                                         "limits)") from None
+    try:
+        return parse_memory(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parallel_arguments(p: argparse.ArgumentParser, limits: bool = True) -> None:
+    """``--jobs`` (and, with ``limits``, ``--timeout`` and ``--max-memory``) of a sweep command."""
+    p.add_argument("--jobs", "-j", type=parse_jobs, default=1, metavar="N",
+                   help="run N cells at once in worker processes (-1: one per usable core; "
+                        "default: 1, in this process); each worker gets cores/N threads")
+    if limits:
+        p.add_argument("--timeout", type=parse_timeout, default=None, metavar="SECONDS",
+                       help="stop a run after this long and store it as failed "
+                            "(\"timeout after SECONDS s\"); the sweep goes on")
+        p.add_argument("--max-memory", type=parse_max_memory, default=None, metavar="SIZE",
+                       help="address-space limit of each run's worker process, e.g. 2G or "
+                            "512M; a run that exceeds it is stored as failed (\"memory limit\")")
+
+
 def select_tasks(patterns: list[str] | None, suite: str | None) -> list[str]:
     """Task ids from ``--task`` patterns and/or ``--suite``; the ``default`` suite if neither."""
     import mibench
@@ -134,6 +186,7 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="re-run and replace stored runs")
     p.add_argument("--retry-failed", action="store_true", help="re-run stored failed runs")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_parallel_arguments(p)
 
 
 def resolve_estimators(names: list[str], params: dict,
@@ -181,7 +234,8 @@ def _run(args: argparse.Namespace) -> int:
     task_ids = select_tasks(args.task, args.suite)
     db = args.db or default_db_path()
     df = sweep(estimators, task_ids, args.n_samples, args.seeds, db=db, force=args.force,
-               retry_failed=args.retry_failed, progress=not args.quiet)
+               retry_failed=args.retry_failed, progress=not args.quiet, jobs=args.jobs,
+               timeout=args.timeout, max_memory=args.max_memory)
     print(format_table(summarize(df)))
     n_failed = int((df.status == "failed").sum())
     n_na = int((df.status == "not applicable").sum())
@@ -189,10 +243,21 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\n{len(df)} runs ({n_failed} failed{na}) stored in {db}")
     for line in first_errors(df):
         print(f"  failed: {line}")
+    print_lost(df)
     if n_na:
         print("  n/a: not run, the estimator declares that it cannot handle the task's discrete "
               "variables (its accepts_discrete tag)")
     return 0
+
+
+def print_lost(df) -> None:
+    """Name the cells whose worker process died (not stored; a re-run computes them)."""
+    lost = df.attrs.get("lost") or []
+    if lost:
+        print(f"{len(lost)} runs lost (their worker process died; not stored): re-run the "
+              f"command to compute them", file=sys.stderr)
+        for line in lost[:5]:
+            print(f"  lost: {line}", file=sys.stderr)
 
 
 def format_table(table) -> str:
