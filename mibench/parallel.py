@@ -117,6 +117,24 @@ def _environment(values: dict[str, str]):
                 os.environ[k] = v
 
 
+@contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT while a worker is started: the new interpreter inherits the ignored
+    disposition from its first instruction, so a Ctrl-C (sent to the whole process group) never
+    interrupts a worker, even one still starting; the coordinator handles it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _thread_environment(threads: int) -> dict[str, str]:
     env = {}
     for name in THREAD_VARIABLES:
@@ -159,6 +177,7 @@ def _worker_main(conn, threads: int, max_memory: int | None, registrations: list
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    # (already ignored from birth when started from the main thread: see _sigint_ignored)
     _die_with_parent()
     import numpy  # noqa: F401  (load BLAS now, so that its pool is limited below)
 
@@ -244,7 +263,7 @@ class WorkerPool:
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        with _environment(_thread_environment(self.threads)):
+        with _environment(_thread_environment(self.threads)), _sigint_ignored():
             process = self._ctx.Process(
                 target=_worker_main, name="mibench-worker", daemon=True,
                 args=(child, self.threads, self.max_memory, self._registrations))
