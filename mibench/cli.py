@@ -138,6 +138,34 @@ def add_parallel_arguments(p: argparse.ArgumentParser, limits: bool = True) -> N
         p.add_argument("--max-memory", type=parse_max_memory, default=None, metavar="SIZE",
                        help="address-space limit of each run's worker process, e.g. 2G or "
                             "512M; a run that exceeds it is stored as failed (\"memory limit\")")
+        p.add_argument("--backend", choices=["local", "dask"], default="local",
+                       help="where runs execute: this machine (default) or a Dask cluster "
+                            "(pip install 'mibench[dask]'); only this process writes the store")
+        p.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --backend dask: the scheduler, e.g. tcp://HOST:8786 "
+                            "(default: a local cluster of --jobs worker processes)")
+
+
+def parallel_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`mibench.runner.sweep` given by
+    :func:`add_parallel_arguments`; a bad combination raises :class:`UsageError`."""
+    options = {"jobs": args.jobs}
+    if hasattr(args, "backend"):
+        if args.scheduler is not None and args.backend != "dask":
+            raise UsageError("--scheduler needs --backend dask")
+        if args.backend == "dask":
+            if args.timeout is not None or args.max_memory is not None:
+                raise UsageError("--timeout and --max-memory are not available with --backend "
+                                 "dask (limit a Dask worker's memory with `dask worker "
+                                 "--memory-limit`)")
+            import importlib.util
+
+            if importlib.util.find_spec("distributed") is None:
+                raise UsageError("--backend dask needs dask.distributed: "
+                                 "pip install 'mibench[dask]'")
+        options.update(timeout=args.timeout, max_memory=args.max_memory,
+                       backend=args.backend, scheduler=args.scheduler)
+    return options
 
 
 def select_tasks(patterns: list[str] | None, suite: str | None) -> list[str]:
@@ -230,12 +258,13 @@ def _run(args: argparse.Namespace) -> int:
     from mibench.store import default_db_path
 
     params = parse_set(args.params)
+    parallel_options(args)  # a bad combination: one line, before anything runs
     estimators = resolve_estimators(args.estimator, params, args.n_samples)
     task_ids = select_tasks(args.task, args.suite)
     db = args.db or default_db_path()
     df = sweep(estimators, task_ids, args.n_samples, args.seeds, db=db, force=args.force,
-               retry_failed=args.retry_failed, progress=not args.quiet, jobs=args.jobs,
-               timeout=args.timeout, max_memory=args.max_memory)
+               retry_failed=args.retry_failed, progress=not args.quiet,
+               **parallel_options(args))
     print(format_table(summarize(df)))
     n_failed = int((df.status == "failed").sum())
     n_na = int((df.status == "not applicable").sum())

@@ -839,7 +839,7 @@ def configure_bench(p: argparse.ArgumentParser) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from mibench.cli import print_lost, resolve_estimators, select_tasks
+    from mibench.cli import parallel_options, print_lost, resolve_estimators, select_tasks
     from mibench.consistency import run_consistency
     from mibench.runner import sweep
     from mibench.store import default_db_path
@@ -849,7 +849,7 @@ def run_bench(args: argparse.Namespace) -> int:
     suite = args.suite or "default"
     task_ids = select_tasks(None, suite)
     db = store_for(args.db, args.out)
-    parallel = {"jobs": args.jobs, "timeout": args.timeout, "max_memory": args.max_memory}
+    parallel = parallel_options(args)
     df = sweep(estimators, task_ids, args.n_samples, args.seeds, db=db,
                retry_failed=args.retry_failed, progress=not args.quiet, **parallel)
     print(f"{len(df)} runs ({int((df.status == 'failed').sum())} failed) stored in {db}")

@@ -172,13 +172,12 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(conn, threads: int, max_memory: int | None, registrations: list) -> None:
-    """A worker's life: set limits, announce itself, then run cells until told to stop."""
-    import signal
+def _limit_threads(threads: int) -> None:
+    """Limit the numerical thread pools of this process: those loaded (threadpoolctl; numba and
+    torch when imported) and those loaded later (their environment variables)."""
+    import sys
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
-    # (already ignored from birth when started from the main thread: see _sigint_ignored)
-    _die_with_parent()
+    os.environ.update(_thread_environment(threads))
     import numpy  # noqa: F401  (load BLAS now, so that its pool is limited below)
 
     try:
@@ -187,14 +186,58 @@ def _worker_main(conn, threads: int, max_memory: int | None, registrations: list
         threadpool_limits(limits=threads)
     except ImportError:  # the environment variables still apply
         pass
-    from mibench import registry, runner
-    from mibench.store import canonical_json
+    numba, torch = sys.modules.get("numba"), sys.modules.get("torch")
+    if numba is not None:
+        try:
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        except Exception:  # numba's threading layer not usable: nothing to limit
+            pass
+    if torch is not None:
+        torch.set_num_threads(threads)
 
-    for kind, spec in registrations:  # names registered at run time in the coordinator
+
+def _register(registrations: list) -> None:
+    """Give this process the names the coordinator registered at run time."""
+    from mibench import registry
+
+    for kind, spec in registrations:
         table = registry.estimators if kind == "estimator" else registry.tasks
         table._ensure_loaded()
         table._add(spec, override=True)
-    label = None if max_memory is None else format_memory(max_memory)
+
+
+def _run_cell(message: tuple, max_memory: int | None) -> tuple[str, Any]:
+    """Run one cell: ``("row", row)`` with the JSON columns already serialised, or ``("lost",
+    reason)`` when the cell could not even be set up (the estimator's own failures are rows)."""
+    from mibench import registry, runner
+    from mibench.store import canonical_json
+
+    estimator, params, task, n_samples, seed = message
+    try:
+        if isinstance(task, str):
+            task = registry.make_task(task)
+        with _memory_limit(max_memory):
+            row = runner.run_one(estimator, params, task, n_samples, seed)
+        if max_memory is not None and row["status"] == "failed" and any(
+                s in (row["error"] or "") for s in _ALLOCATION_FAILURES):
+            row["error"] = f"memory limit ({format_memory(max_memory)}): {row['error']}"
+        # the JSON the store would write, so that any diagnostics object crosses the pipe
+        row["params"] = canonical_json(row["params"])
+        row["diagnostics"] = canonical_json(row["diagnostics"])
+        return "row", row
+    except Exception as exc:  # not the estimator's failure (run_one captures those)
+        return "lost", f"{type(exc).__name__}: {exc}"
+
+
+def _worker_main(conn, threads: int, max_memory: int | None, registrations: list) -> None:
+    """A worker's life: set limits, announce itself, then run cells until told to stop."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    # (already ignored from birth when started from the main thread: see _sigint_ignored)
+    _die_with_parent()
+    _limit_threads(threads)
+    _register(registrations)
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -203,21 +246,7 @@ def _worker_main(conn, threads: int, max_memory: int | None, registrations: list
             return
         if message is None:
             return
-        estimator, params, task, n_samples, seed = message
-        try:
-            if isinstance(task, str):
-                task = registry.make_task(task)
-            with _memory_limit(max_memory):
-                row = runner.run_one(estimator, params, task, n_samples, seed)
-            if label is not None and row["status"] == "failed" and any(
-                    s in (row["error"] or "") for s in _ALLOCATION_FAILURES):
-                row["error"] = f"memory limit ({label}): {row['error']}"
-            # the JSON the store would write, so that any diagnostics object crosses the pipe
-            row["params"] = canonical_json(row["params"])
-            row["diagnostics"] = canonical_json(row["diagnostics"])
-            conn.send(("row", row))
-        except Exception as exc:  # not the estimator's failure (run_one captures those)
-            conn.send(("lost", f"{type(exc).__name__}: {exc}"))
+        conn.send(_run_cell(message, max_memory))
 
 
 # -- the coordinator's side ---------------------------------------------------------------------

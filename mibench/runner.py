@@ -184,6 +184,8 @@ def sweep(
     jobs: int = 1,
     timeout: float | None = None,
     max_memory: int | str | None = None,
+    backend: str = "local",
+    scheduler: str | None = None,
 ):
     """Run every estimator × task × n × seed, storing each run as it finishes.
 
@@ -201,6 +203,10 @@ def sweep(
     claimed in the store before it runs (:meth:`mibench.store.Store.claim`), so several sweeps
     sharing one store never run the same cell twice: a cell claimed by another live sweep is
     waited for, not run.
+
+    ``backend="dask"`` sends the cells to a Dask cluster instead (:mod:`mibench.dask_backend`):
+    the scheduler at ``scheduler`` (``tcp://HOST:PORT``), or a local cluster of ``jobs`` worker
+    processes (all usable cores when ``jobs`` is 1). Storing and claiming stay here.
     """
     from mibench.parallel import parse_memory, resolve_jobs
 
@@ -209,6 +215,13 @@ def sweep(
                                     and timeout != float("inf")):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     max_memory = None if max_memory is None else parse_memory(max_memory)
+    if backend not in ("local", "dask"):
+        raise ValueError(f"backend must be 'local' or 'dask', got {backend!r}")
+    if scheduler is not None and backend != "dask":
+        raise ValueError("a scheduler address needs backend 'dask' (--backend dask)")
+    if backend == "dask" and (timeout is not None or max_memory is not None):
+        raise ValueError("--timeout and --max-memory are not available with --backend dask "
+                         "(limit a Dask worker's memory with `dask worker --memory-limit`)")
     if isinstance(estimators, str):
         estimators = [(estimators, {})]
     given = [t if isinstance(t, Task) else make_task(t) for t in tasks]
@@ -219,7 +232,7 @@ def sweep(
               for name, p in estimators}
     versions = {name: estimator_version(name) for name, _ in estimators}
     skip_status = ("ok", "not applicable") if retry_failed else ("ok", "failed", "not applicable")
-    isolated = jobs > 1 or timeout is not None or max_memory is not None
+    isolated = jobs > 1 or timeout is not None or max_memory is not None or backend == "dask"
     registrations = (_registrations([name for name, _ in estimators], payload_task)
                      if isolated else [])
 
@@ -238,7 +251,7 @@ def sweep(
         bar = _progress(len(todo), len(cells), enabled=progress)
         owner = new_owner()
         executor = (None if not isolated else
-                    _start_pool(jobs, timeout, max_memory, registrations))
+                    _start_pool(jobs, timeout, max_memory, registrations, backend, scheduler))
         try:
             with _Renewer(store.path, owner):
                 _schedule(todo, store, owner, executor, bar, lost, key, by_id, payload_task,
@@ -332,8 +345,14 @@ def _schedule(todo, store, owner, executor, bar, lost, key, by_id, payload_task,
             time.sleep(max(0.0, next_look - time.monotonic()))
 
 
-def _start_pool(jobs, timeout, max_memory, registrations):
+def _start_pool(jobs, timeout, max_memory, registrations, backend="local", scheduler=None):
     from mibench.parallel import WorkerPool, usable_cores
+
+    if backend == "dask":
+        from mibench.dask_backend import DaskPool
+
+        return DaskPool(scheduler, n_workers=jobs if jobs > 1 else usable_cores(),
+                        registrations=registrations)
 
     threads = usable_cores() if jobs == 1 else None  # one isolated worker keeps every core
     return WorkerPool(jobs, threads=threads, timeout=timeout, max_memory=max_memory,
