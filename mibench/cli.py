@@ -112,7 +112,7 @@ def parse_timeout(text: str) -> float:
 
 
 def parse_max_memory(text: str) -> int:
-    """``--max-memory``: ``2G``, ``512M``, ... (bytes; see :func:`mibench.parallel.parse_memory`)."""
+    """``--max-memory``: ``2G``, ``512M``, ... in bytes (:func:`mibench.parallel.parse_memory`)."""
     from mibench.parallel import parse_memory
 
     try:

@@ -16,9 +16,12 @@ before any numerical library is loaded.
 Threads: every worker gets ``T = max(1, cores // N)`` threads, ``cores`` being the CPUs this
 process may use (``os.sched_getaffinity``): ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
 ``MKL_NUM_THREADS``, ``VECLIB_MAXIMUM_THREADS``, ``NUMEXPR_NUM_THREADS``, ``NUMBA_NUM_THREADS``
-(and ``MIBENCH_NUM_THREADS``) are set in its environment before it starts (a smaller value already
-set by the user is kept), and ``threadpoolctl`` limits the BLAS/OpenMP pools already loaded. torch
-reads ``OMP_NUM_THREADS`` when it is first imported, in the worker.
+(and ``MIBENCH_NUM_THREADS``, read by :func:`thread_budget`) are set in its environment before it
+starts (a smaller value already set by the user is kept), and ``threadpoolctl`` limits the
+BLAS/OpenMP pools already loaded. torch reads ``OMP_NUM_THREADS`` when it is first imported, in
+the worker. Thread pools that an estimator sizes itself from ``os.cpu_count()`` (the k-NN row
+blocks and scipy's ``cKDTree.query(workers=-1)`` in ``estimators/knn.py``) are not reached by
+these settings: they should ask :func:`thread_budget`.
 
 Memory: with ``max_memory`` (bytes) the worker lowers its soft ``RLIMIT_AS`` (address space) to
 that value for the duration of each run, so an allocation beyond it fails inside the run; the
@@ -39,8 +42,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["WorkerPool", "usable_cores", "threads_per_worker", "parse_memory", "format_memory",
-           "resolve_jobs", "THREAD_VARIABLES"]
+__all__ = ["WorkerPool", "usable_cores", "thread_budget", "threads_per_worker", "parse_memory",
+           "format_memory", "resolve_jobs", "THREAD_VARIABLES"]
 
 #: Environment variables that set the size of numerical thread pools, read when a library loads.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -57,6 +60,14 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def thread_budget() -> int:
+    """Threads one run may use: ``$MIBENCH_NUM_THREADS`` (set in every ``--jobs`` worker to
+    cores // jobs), else :func:`usable_cores`. For estimators that size thread pools of their own
+    (a ``ThreadPoolExecutor``, scipy's ``workers=-1``), which no environment variable reaches."""
+    value = os.environ.get("MIBENCH_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else usable_cores()
 
 
 def resolve_jobs(jobs: int) -> int:

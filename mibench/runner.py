@@ -6,6 +6,11 @@ and a task flagging a discrete variable) is not run: it is stored with ``status=
 applicable"``. Runs already in the store under the estimator's current ``version`` and the task's
 current ``version`` (its sampler version) are skipped (resume) unless ``force=True``; runs of an
 older estimator or task version are recomputed.
+
+Runs execute in this process, or with ``jobs``, a ``timeout`` or a ``max_memory`` in worker
+processes (:mod:`mibench.parallel`), or on a Dask cluster (:mod:`mibench.dask_backend`); in every
+case this process alone writes the store, and it claims each cell there before running it, so
+sweeps sharing a store never compute a cell twice.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from mibench.registry import (estimator_class, estimator_source, estimator_versi
 from mibench.store import (CLAIM_TTL_S, Store, canonical_json, cell_key, new_owner,
                            params_hash)
 
-__all__ = ["RunKey", "run_one", "failed_row", "sweep", "summarize", "plan", "git_revision", "machine_summary",
-           "not_applicable"]
+__all__ = ["RunKey", "run_one", "failed_row", "sweep", "summarize", "plan", "git_revision",
+           "machine_summary", "not_applicable"]
 
 
 @functools.lru_cache(maxsize=None)

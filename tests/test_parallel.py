@@ -270,17 +270,44 @@ def test_timeout_kills_the_run_stores_it_failed_and_goes_on(tmp_path):
     assert df[df.seed == 1].estimator_version.tolist() == [1]  # a full row, keyed as usual
 
 
+class _Threads(mibench.BaseEstimator):
+    """Reports the thread settings of the process that runs it."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+
+    def _estimate(self, x, y):
+        from threadpoolctl import threadpool_info
+
+        from mibench.parallel import thread_budget
+
+        return {"value": 0.0, "diagnostics": {
+            "pid": os.getpid(), "budget": thread_budget(),
+            "omp": os.environ.get("OMP_NUM_THREADS"),
+            "pools": sorted({p["num_threads"] for p in threadpool_info()})}}
+
+
 def test_memory_limit_fails_the_run_and_the_sweep_goes_on(tmp_path):
+    """With --max-memory 1G and --jobs 2: the run asking for 64 GiB fails with the reason, the
+    others succeed; each worker's thread pools are limited to cores // 2."""
     mibench.register_estimator("hungry-test", _Hungry)
+    mibench.register_estimator("threads-test", _Threads)
     try:
-        df = sweep("hungry-test", ["1v1-normal-0.75"], [50], [0, 1, 2],
-                   db=tmp_path / "m.sqlite", progress=False, max_memory="1G", jobs=2)
+        df = sweep([("hungry-test", {}), ("threads-test", {})], ["1v1-normal-0.75"], [50],
+                   [0, 1, 2], db=tmp_path / "m.sqlite", progress=False, max_memory="1G",
+                   jobs=2)
     finally:
         mibench.registry.estimators._specs.pop("hungry-test")
-    status = dict(zip(df.seed, df.status))
-    assert status == {0: "ok", 1: "failed", 2: "ok"}
-    error = df[df.seed == 1].error.iloc[0]
+        mibench.registry.estimators._specs.pop("threads-test")
+    hungry = df[df.estimator == "hungry-test"]
+    assert dict(zip(hungry.seed, hungry.status)) == {0: "ok", 1: "failed", 2: "ok"}
+    error = hungry[hungry.seed == 1].error.iloc[0]
     assert error.startswith("memory limit (1G): MemoryError"), error
+    threads = max(1, len(os.sched_getaffinity(0)) // 2)
+    for diag in df[df.estimator == "threads-test"].diagnostics:
+        assert diag["pid"] != os.getpid()
+        assert diag["budget"] == threads and diag["omp"] == str(threads)
+        assert diag["pools"] == [threads], diag  # BLAS / OpenMP pools loaded in the worker
 
 
 # -- Ctrl-C and dead workers --------------------------------------------------------------------
