@@ -48,8 +48,9 @@ class Counting(BaseEstimator):
 def plugin(tmp_path):
     (tmp_path / "counting_mod.py").write_text(PLUGIN)
     count = tmp_path / "count.txt"
+    source = None if os.environ.get("MIBENCH_TEST_WHEEL") else str(REPO)  # as conftest.run_cli
     env = {**os.environ, "COUNT_FILE": str(count), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), str(REPO),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), source,
                                                        os.environ.get("PYTHONPATH")]))}
     return env, count
 
