@@ -36,7 +36,7 @@ def _load() -> str:
 
 
 def _run(db: Path, jobs: int, threads: int | None, n: int, seeds: int,
-         extra: list[str]) -> tuple[float, float]:
+         extra: list[str], backend: str = "local") -> tuple[float, float]:
     """(wall time, CPU time of the command and all its processes) in seconds."""
     code = (
         "import sys, mibench.parallel as p\n"
@@ -47,7 +47,7 @@ def _run(db: Path, jobs: int, threads: int | None, n: int, seeds: int,
     )
     args = [sys.executable, "-c", code, "run", "-e", *ESTIMATORS, "-t", *TASKS,
             "-n", str(n), "--seeds", str(seeds), "--db", str(db), "-q", "--jobs", str(jobs),
-            *extra]
+            "--backend", backend, *extra]
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # waited-for descendants, workers too
@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--estimator", "-e", nargs="+", help=f"default: {' '.join(ESTIMATORS)}")
     ap.add_argument("--task", "-t", nargs="+", help=f"default: {' '.join(TASKS)}")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--dask", action="store_true",
+                    help="also --backend dask --jobs 2 (a local Dask cluster of 2 workers)")
     args = ap.parse_args()
     ESTIMATORS[:] = args.estimator or ESTIMATORS
     TASKS[:] = args.task or TASKS
@@ -76,18 +78,22 @@ def main() -> None:
     from mibench.parallel import usable_cores
 
     cores = usable_cores()
-    configs = [(f"serial (1 process × {cores} threads)", 1, None),
-               (f"--jobs 2 (2 workers × {max(1, cores // 2)} thread)", 2, None),
-               (f"--jobs 2, oversubscribed (2 × {cores} threads)", 2, cores)]
+    configs = [(f"serial (1 process × {cores} threads)", 1, None, "local"),
+               (f"--jobs 2 (2 workers × {max(1, cores // 2)} thread)", 2, None, "local"),
+               (f"--jobs 2, oversubscribed (2 × {cores} threads)", 2, cores, "local")]
+    if args.dask:
+        configs.append(("--backend dask --jobs 2 (local cluster, 2 × 1 thread)", 2, None,
+                        "dask"))
     rows = []
     values = {}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeat):
             # rotate the order, so that a change of the machine's load does not favour one
-            for name, jobs, threads in configs[rep % 3:] + configs[:rep % 3]:
-                db = Path(tmp) / f"{rep}-{jobs}-{threads}.sqlite"
+            k = rep % len(configs)
+            for name, jobs, threads, backend in configs[k:] + configs[:k]:
+                db = Path(tmp) / f"{rep}-{jobs}-{threads}-{backend}.sqlite"
                 before = _load()
-                wall, cpu = _run(db, jobs, threads, args.n, args.seeds, extra)
+                wall, cpu = _run(db, jobs, threads, args.n, args.seeds, extra, backend)
                 df = mibench.load_results(db).sort_values(
                     ["estimator", "task_id", "seed"]).reset_index(drop=True)
                 values[name] = df.value.tolist()
@@ -109,9 +115,9 @@ def main() -> None:
               f"{before} → {after} |")
     import statistics
 
-    walls = {name: [r[2] for r in rows if r[1] == name] for name, _, _ in configs}
+    walls = {name: [r[2] for r in rows if r[1] == name] for name, *_ in configs}
     serial = walls[configs[0][0]]
-    for name, _, _ in configs[1:]:
+    for name, *_ in configs[1:]:
         ratios = [a / b for a, b in zip(serial, walls[name])]
         print(f"\nserial / ({name}) wall time, per repeat: "
               f"{', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}")
