@@ -97,8 +97,11 @@ def test_parse_memory_and_jobs():
 def test_jobs_2_stores_the_same_values_as_serial(tmp_path):
     """Two worker processes store exactly the rows of a serial sweep (values, diagnostics,
     statuses, failures and not-applicable cells included)."""
-    args = ([("ksg", {}), ("ksg", {"k": 400})], ["multinormal-dense-2-2-0.5", "labels-4-2-2.0"],
-            [300], [0, 1])
+    from mibench.consistency import consistency_tasks
+
+    base = consistency_tasks()["base"]  # an unregistered Task object, sent to the workers
+    args = ([("ksg", {}), ("ksg", {"k": 400})],
+            ["multinormal-dense-2-2-0.5", "labels-4-2-2.0", base], [300], [0, 1])
     serial = sweep(*args, db=tmp_path / "serial.sqlite", progress=False)
     parallel = sweep(*args, db=tmp_path / "jobs.sqlite", progress=False, jobs=2)
     cols = ["estimator", "estimator_version", "params", "task_id", "task_version", "n_samples",
@@ -106,7 +109,7 @@ def test_jobs_2_stores_the_same_values_as_serial(tmp_path):
     order = ["estimator", "params_hash", "task_id", "seed"]
     a = serial.sort_values(order).reset_index(drop=True)
     b = parallel.sort_values(order).reset_index(drop=True)
-    assert len(a) == len(b) == 8
+    assert len(a) == len(b) == 12
     assert set(a.status) == {"ok", "failed", "not applicable"}
     assert a[cols].equals(b[cols])
     assert [e.splitlines()[0] for e in a.error.dropna()] == \
@@ -114,6 +117,19 @@ def test_jobs_2_stores_the_same_values_as_serial(tmp_path):
     assert parallel.attrs["lost"] == []
     with Store(tmp_path / "jobs.sqlite") as store:
         assert store.claims() == []  # every claim released
+
+
+def test_a_task_that_cannot_reach_a_worker_is_refused_before_any_run(tmp_path):
+    from mibench.api import Task
+
+    def sampler(n, rng):  # a closure: cannot be pickled
+        return rng.standard_normal((n, 1)), rng.standard_normal((n, 1))
+
+    task = Task("closure-task", 1, 1, 0.0, sampler)
+    with pytest.raises(ValueError, match="closure-task cannot be sent to a worker process"):
+        sweep("gaussian", [task], [50], [0], db=tmp_path / "c.sqlite", progress=False, jobs=2)
+    assert sweep("gaussian", [task], [50], [0], db=tmp_path / "c.sqlite",
+                 progress=False).status.tolist() == ["ok"]  # in this process it runs
 
 
 def test_jobs_on_the_command_line_with_progress_bar(plugin, tmp_path):
