@@ -88,6 +88,86 @@ def positive_int(text: str) -> int:
     return value
 
 
+def parse_jobs(text: str) -> int:
+    """``--jobs``: a positive number of worker processes, or -1 for one per usable core."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of processes or -1 (all usable cores), got {text!r}")
+    return value
+
+
+def parse_timeout(text: str) -> float:
+    """``--timeout``: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def parse_max_memory(text: str) -> int:
+    """``--max-memory``: ``2G``, ``512M``, ... in bytes (:func:`mibench.parallel.parse_memory`)."""
+    from mibench.parallel import parse_memory
+
+    try:
+        import resource  # noqa: F401  (RLIMIT_AS: Linux, macOS)
+    except ImportError:
+        raise argparse.ArgumentTypeError("is not supported on this platform (no resource "
+                                         "limits)") from None
+    try:
+        return parse_memory(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_parallel_arguments(p: argparse.ArgumentParser, limits: bool = True) -> None:
+    """``--jobs`` (and, with ``limits``, ``--timeout`` and ``--max-memory``) of a sweep command."""
+    p.add_argument("--jobs", "-j", type=parse_jobs, default=1, metavar="N",
+                   help="run N cells at once in worker processes (-1: one per usable core; "
+                        "default: 1, in this process); each worker gets cores/N threads")
+    if limits:
+        p.add_argument("--timeout", type=parse_timeout, default=None, metavar="SECONDS",
+                       help="stop a run after this long and store it as failed "
+                            "(\"timeout after SECONDS s\"); the sweep goes on")
+        p.add_argument("--max-memory", type=parse_max_memory, default=None, metavar="SIZE",
+                       help="address-space limit of each run's worker process, e.g. 2G or "
+                            "512M; a run that exceeds it is stored as failed (\"memory limit\")")
+        p.add_argument("--backend", choices=["local", "dask"], default="local",
+                       help="where runs execute: this machine (default) or a Dask cluster "
+                            "(pip install 'mibench[dask]'); only this process writes the store")
+        p.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --backend dask: the scheduler, e.g. tcp://HOST:8786 "
+                            "(default: a local cluster of --jobs worker processes)")
+
+
+def parallel_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`mibench.runner.sweep` given by
+    :func:`add_parallel_arguments`; a bad combination raises :class:`UsageError`."""
+    options = {"jobs": args.jobs}
+    if hasattr(args, "backend"):
+        if args.scheduler is not None and args.backend != "dask":
+            raise UsageError("--scheduler needs --backend dask")
+        if args.backend == "dask":
+            if args.timeout is not None or args.max_memory is not None:
+                raise UsageError("--timeout and --max-memory are not available with --backend "
+                                 "dask (limit a Dask worker's memory with `dask worker "
+                                 "--memory-limit`)")
+            import importlib.util
+
+            if importlib.util.find_spec("distributed") is None:
+                raise UsageError("--backend dask needs dask.distributed: "
+                                 "pip install 'mibench[dask]'")
+        options.update(timeout=args.timeout, max_memory=args.max_memory,
+                       backend=args.backend, scheduler=args.scheduler)
+    return options
+
+
 def select_tasks(patterns: list[str] | None, suite: str | None) -> list[str]:
     """Task ids from ``--task`` patterns and/or ``--suite``; the ``default`` suite if neither."""
     import mibench
@@ -134,6 +214,7 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="re-run and replace stored runs")
     p.add_argument("--retry-failed", action="store_true", help="re-run stored failed runs")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_parallel_arguments(p)
 
 
 def resolve_estimators(names: list[str], params: dict,
@@ -177,11 +258,13 @@ def _run(args: argparse.Namespace) -> int:
     from mibench.store import default_db_path
 
     params = parse_set(args.params)
+    parallel_options(args)  # a bad combination: one line, before anything runs
     estimators = resolve_estimators(args.estimator, params, args.n_samples)
     task_ids = select_tasks(args.task, args.suite)
     db = args.db or default_db_path()
     df = sweep(estimators, task_ids, args.n_samples, args.seeds, db=db, force=args.force,
-               retry_failed=args.retry_failed, progress=not args.quiet)
+               retry_failed=args.retry_failed, progress=not args.quiet,
+               **parallel_options(args))
     print(format_table(summarize(df)))
     n_failed = int((df.status == "failed").sum())
     n_na = int((df.status == "not applicable").sum())
@@ -189,10 +272,21 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\n{len(df)} runs ({n_failed} failed{na}) stored in {db}")
     for line in first_errors(df):
         print(f"  failed: {line}")
+    print_lost(df)
     if n_na:
         print("  n/a: not run, the estimator declares that it cannot handle the task's discrete "
               "variables (its accepts_discrete tag)")
     return 0
+
+
+def print_lost(df) -> None:
+    """Name the cells whose worker process died (not stored; a re-run computes them)."""
+    lost = df.attrs.get("lost") or []
+    if lost:
+        print(f"{len(lost)} runs lost (their worker process died; not stored): re-run the "
+              f"command to compute them", file=sys.stderr)
+        for line in lost[:5]:
+            print(f"  lost: {line}", file=sys.stderr)
 
 
 def format_table(table) -> str:

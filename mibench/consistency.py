@@ -117,10 +117,11 @@ def run_consistency(
     *,
     db: str | os.PathLike | None = None,
     progress: bool = True,
+    **parallel,
 ):
     """Run every estimator (except dependence measures) on the four consistency data sets and
-    store the runs through :func:`mibench.runner.sweep` (resumable: stored runs are skipped).
-    Returns the sweep's DataFrame."""
+    store the runs through :func:`mibench.runner.sweep` (resumable: stored runs are skipped;
+    ``parallel``: its ``jobs``, ``timeout``, ``max_memory``). Returns the sweep's DataFrame."""
     from mibench.registry import make_estimator
     from mibench.runner import sweep
 
@@ -128,7 +129,7 @@ def run_consistency(
               if make_estimator(name, **params).kind != "dependence"]
     tasks = consistency_tasks()
     return sweep(chosen, [tasks[key] for key in ("base", *TESTS)], [n_samples], seeds, db=db,
-                 progress=progress)
+                 progress=progress, **parallel)
 
 
 @dataclass(frozen=True)

@@ -821,7 +821,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 
 def configure_bench(p: argparse.ArgumentParser) -> None:
-    from mibench.cli import parse_seeds, positive_int
+    from mibench.cli import add_parallel_arguments, parse_seeds, positive_int
 
     _add_common(p)
     p.add_argument("--estimator", "-e", nargs="+", default=["*"], metavar="PATTERN",
@@ -835,10 +835,11 @@ def configure_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-consistency", action="store_true", help="skip the consistency checks")
     p.add_argument("--retry-failed", action="store_true", help="re-run stored failed runs")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_parallel_arguments(p)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from mibench.cli import resolve_estimators, select_tasks
+    from mibench.cli import parallel_options, print_lost, resolve_estimators, select_tasks
     from mibench.consistency import run_consistency
     from mibench.runner import sweep
     from mibench.store import default_db_path
@@ -848,12 +849,14 @@ def run_bench(args: argparse.Namespace) -> int:
     suite = args.suite or "default"
     task_ids = select_tasks(None, suite)
     db = store_for(args.db, args.out)
+    parallel = parallel_options(args)
     df = sweep(estimators, task_ids, args.n_samples, args.seeds, db=db,
-               retry_failed=args.retry_failed, progress=not args.quiet)
+               retry_failed=args.retry_failed, progress=not args.quiet, **parallel)
     print(f"{len(df)} runs ({int((df.status == 'failed').sum())} failed) stored in {db}")
+    print_lost(df)
     if not args.no_consistency:
-        run_consistency(estimators, args.consistency_n, args.seeds, db=db,
-                        progress=not args.quiet)
+        print_lost(run_consistency(estimators, args.consistency_n, args.seeds, db=db,
+                                   progress=not args.quiet, **parallel))
     n = max(args.n_samples)
     lb = build(_load(db), suite=suite, n_samples=n)
     written = write(lb, args.out)

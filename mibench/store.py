@@ -22,7 +22,17 @@ variable). The database runs in WAL mode with a busy timeout, so concurrent writ
 other instead of failing. Reading (:func:`load_results`) opens the file read-only and never
 changes it (a column an old file lacks reads as 1); opening a store for writing migrates a
 schema-1 file (no ``estimator_version`` column) or schema-2 file (no ``task_version`` column) in
-place, in one transaction: the missing version columns get 1.
+place, in one transaction: the missing version columns get 1. Schema 4 adds the ``claims`` table
+(below); a schema-3 file gains it when first opened for writing.
+
+Claims: before a sweep runs a cell, its coordinating process *claims* it — a row of ``claims``
+(the cell's key, the owner ``host:pid:token``, an expiry time), inserted inside ``BEGIN
+IMMEDIATE`` after checking that the cell is neither stored nor claimed by a live other owner —
+and it deletes the claim in the same transaction that stores the run. So several processes (or
+machines) sharing one store never compute the same cell twice: a cell claimed by another owner
+is skipped and waited for. A live owner renews its claims; a claim past its expiry (the owner
+died), or whose owner is a process of this host that no longer exists, may be taken over, so a
+re-run completes the cell.
 
 A path that cannot be used (a directory, a file that is not SQLite, an unwritable place) raises
 :class:`StoreError` with one line naming the path and the reason.
@@ -30,20 +40,27 @@ A path that cannot be used (a directory, a file that is not SQLite, an unwritabl
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
 import os
+import socket
 import sqlite3
+import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import quote
 
 __all__ = ["default_db_path", "params_hash", "connect", "Store", "StoreError", "load_results",
-           "COLUMNS", "STATUSES"]
+           "COLUMNS", "STATUSES", "cell_key", "new_owner", "owner_alive", "CLAIM_TTL_S"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+#: Seconds a claim lasts unless renewed (a live coordinator renews its claims every quarter of it).
+CLAIM_TTL_S = 120.0
 
 #: Run statuses: ok, failed (raised; error text stored), not applicable (skipped, never run).
 STATUSES = ("ok", "failed", "not applicable")
@@ -101,7 +118,15 @@ CREATE TABLE IF NOT EXISTS runs (
     UNIQUE (estimator, estimator_version, params_hash, task_id, task_version, n_samples, seed)
 );
 """
-_SCHEMA = _RUNS + "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);\n"
+_CLAIMS = """
+CREATE TABLE IF NOT EXISTS claims (
+    cell TEXT PRIMARY KEY,  -- canonical JSON of the run's key (see cell_key)
+    owner TEXT NOT NULL,  -- host:pid:token of the coordinating process
+    expires_at REAL NOT NULL  -- Unix time after which the claim may be taken over
+);
+"""
+_SCHEMA = (_RUNS + _CLAIMS
+           + "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);\n")
 
 KEY = ("estimator", "estimator_version", "params_hash", "task_id", "task_version", "n_samples",
        "seed")
@@ -129,6 +154,33 @@ def canonical_json(obj: Any) -> str:
 def params_hash(params: Mapping[str, Any]) -> str:
     """A stable 16-hex-digit hash of a parameter dict (key order does not matter)."""
     return hashlib.sha256(canonical_json(dict(params)).encode()).hexdigest()[:16]
+
+
+def cell_key(estimator: str, version: int, p_hash: str, task_id: str, task_version: int,
+             n_samples: int, seed: int) -> str:
+    """The text that identifies one run's key in the ``claims`` table."""
+    return canonical_json([estimator, int(version), p_hash, task_id, int(task_version),
+                           int(n_samples), int(seed)])
+
+
+def new_owner() -> str:
+    """A claim owner id, unique per call: ``host:pid:token``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def owner_alive(owner: str) -> bool:
+    """False when ``owner`` names a process of this host that no longer exists; True otherwise
+    (another host's process cannot be checked: its claim lasts until it expires)."""
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return True
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists
+        return True
+    return True
 
 
 def utc_now() -> str:
@@ -196,7 +248,7 @@ class Store:
             conn.execute("PRAGMA busy_timeout = 60000")
             conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # not SQLite -> error
             return conn
-        conn = connect(self.path, _SCHEMA)
+        conn = connect(self.path, _SCHEMA)  # creates the claims table of schema 4 if absent
         self._migrate(conn)
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                      (str(SCHEMA_VERSION),))
@@ -207,12 +259,15 @@ class Store:
         """Schema 1 -> 2: add ``estimator_version``, and allow the status ``not applicable``;
         schema 2 -> 3: add ``task_version``. Each added column enters the table and its UNIQUE
         key with the value 1 for the old rows. SQLite cannot change a constraint in place, so the
-        table is rebuilt (ids kept) in one transaction."""
+        table is rebuilt (ids kept) in one transaction. Schema 3 -> 4: the ``claims`` table (made
+        by ``CREATE TABLE IF NOT EXISTS`` on opening); the recorded version is raised to 4."""
         def missing():
             cols = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
             return [c for c in _VERSION_COLUMNS if c not in cols]
 
         if not missing():
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' "
+                         "AND CAST(value AS INTEGER) < ?", (str(SCHEMA_VERSION), SCHEMA_VERSION))
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -296,6 +351,64 @@ class Store:
         )
         cur = self._execute(sql, [values[c] for c in cols])  # autocommit: one transaction
         return cur.rowcount > 0
+
+    # -- claims (see the module docstring) --------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self):
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception)."""
+        self._execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._execute("ROLLBACK")
+            raise
+        self._execute("COMMIT")
+
+    def claim(self, cell: str, owner: str, ttl: float = CLAIM_TTL_S,
+              done: Callable[[], bool] | None = None) -> str:
+        """Claim ``cell`` (a :func:`cell_key`) for ``owner`` in one ``BEGIN IMMEDIATE``
+        transaction. Returns ``"done"`` when ``done()`` (checked inside the transaction: is the
+        run stored?) is true, ``"busy"`` when another owner holds an unexpired claim and is not
+        known to be dead, else ``"claimed"`` (a new claim, or one taken over, lasting ``ttl``
+        seconds)."""
+        with self._transaction():
+            if done is not None and done():
+                return "done"
+            held = self._execute("SELECT owner, expires_at FROM claims WHERE cell=?",
+                                 (cell,)).fetchone()
+            if (held is not None and held[0] != owner and held[1] > time.time()
+                    and owner_alive(held[0])):
+                return "busy"
+            self._execute("INSERT OR REPLACE INTO claims (cell, owner, expires_at) "
+                          "VALUES (?, ?, ?)", (cell, owner, time.time() + ttl))
+            return "claimed"
+
+    def renew(self, owner: str, ttl: float = CLAIM_TTL_S) -> int:
+        """Extend every claim of ``owner`` to ``ttl`` seconds from now; returns how many."""
+        return self._execute("UPDATE claims SET expires_at=? WHERE owner=?",
+                             (time.time() + ttl, owner)).rowcount
+
+    def release(self, owner: str, cells: Iterable[str] | None = None) -> int:
+        """Delete the claims of ``owner`` (all of them, or those on ``cells``)."""
+        if cells is None:
+            return self._execute("DELETE FROM claims WHERE owner=?", (owner,)).rowcount
+        with self._transaction():
+            return sum(self._execute("DELETE FROM claims WHERE owner=? AND cell=?",
+                                     (owner, c)).rowcount for c in cells)
+
+    def claims(self) -> list[tuple[str, str, float]]:
+        """Every claim as (cell, owner, expires_at)."""
+        return [tuple(r) for r in self._execute(
+            "SELECT cell, owner, expires_at FROM claims ORDER BY cell")]
+
+    def finish(self, row: Mapping[str, Any], cell: str, owner: str,
+               replace: bool = False) -> bool:
+        """Store ``row`` and delete ``owner``'s claim on ``cell``, in one transaction (no moment
+        where the cell is neither claimed nor stored). Returns what :meth:`add` returns."""
+        with self._transaction():
+            added = self.add(row, replace=replace)
+            self._execute("DELETE FROM claims WHERE owner=? AND cell=?", (owner, cell))
+        return added
 
     def count(self) -> int:
         return self._execute("SELECT COUNT(*) FROM runs").fetchone()[0]

@@ -104,6 +104,17 @@ def test_failed_runs_are_reported_and_exit_zero(tmp_path):
         (("run", "-e", "nosuch.module:Foo"), "cannot import module 'nosuch.module'"),
         (("run", "-e", "mibench.api:Missing"), "module 'mibench.api' has no attribute 'Missing'"),
         (("run", "-e", "mibench.api:Task"), "does not point to a subclass"),
+        # --jobs, --timeout, --max-memory (issue 13)
+        (("run", "-e", "ksg", "--jobs", "0"),
+         "argument --jobs/-j: expected a positive number of processes or -1"),
+        (("run", "-e", "ksg", "-j", "-2"), "expected a positive number of processes or -1"),
+        (("run", "-e", "ksg", "--timeout", "-1"),
+         "argument --timeout: expected a positive number of seconds, got '-1'"),
+        (("run", "-e", "ksg", "--timeout", "inf"), "expected a positive number of seconds"),
+        (("run", "-e", "ksg", "--max-memory", "abc"),
+         "argument --max-memory: memory size must look like 2G, 512M"),
+        (("bench", "-e", "ksg", "--jobs", "x", "--out", "OUT"),
+         "expected a positive number of processes"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(args, needle, tmp_path):

@@ -321,7 +321,7 @@ def test_schema2_file_is_read_unchanged_and_migrated_on_write(tmp_path):
         assert store.count() == 4
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
-            == ("3",)
+            == ("4",)
         key = [r for r in conn.execute("SELECT sql FROM sqlite_master WHERE name='runs'")][0][0]
         assert "task_id, task_version, n_samples" in key
     conn.close()
@@ -393,3 +393,45 @@ def test_forget_stale_task_versions(tmp_path):
     df = mibench.load_results(db)  # the current version stays; an unknown task is never stale
     assert sorted(zip(df.task_id, df.task_version)) == [(sparse, current),
                                                         ("unregistered-t", 1)]
+
+
+# -- schema 4: the claims table (issue 13) -------------------------------------------------------
+
+
+def test_schema3_file_gains_the_claims_table_on_write(tmp_path):
+    """A schema-3 store (no claims table) reads unchanged; opening it for writing adds the table
+    and records schema 4, rows and ids kept."""
+    import hashlib
+    import sqlite3
+
+    path = tmp_path / "v3.sqlite"
+    with Store(path) as store:
+        store.add(_row(seed=0))
+        store.add(_row(seed=1))
+    with sqlite3.connect(path) as conn:  # make it a schema-3 file, as the old code wrote it
+        conn.execute("DROP TABLE claims")
+        conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    conn.close()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert mibench.load_results(path).seed.tolist() == [0, 1]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest  # reading changes nothing
+    with Store(path) as store:
+        assert store.claim("cell", "me:1:x") == "claimed"
+        assert store.count() == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
+            == ("4",)
+        assert conn.execute("SELECT cell, owner FROM claims").fetchall() == [("cell", "me:1:x")]
+        assert conn.execute("SELECT id FROM runs ORDER BY id").fetchall() == [(1,), (2,)]
+    conn.close()
+
+
+def test_finish_stores_and_releases_in_one_transaction(tmp_path):
+    with Store(tmp_path / "f.sqlite") as store:
+        assert store.claim("k", "me:1:x") == "claimed"
+        assert store.finish(_row(seed=0), "k", "me:1:x")
+        assert store.claims() == [] and store.count() == 1
+        assert store.claim("k2", "me:1:x") == "claimed"
+        with pytest.raises(Exception):
+            store.finish({"estimator": "broken"}, "k2", "me:1:x")  # a row that cannot be stored
+        assert [c[0] for c in store.claims()] == ["k2"]  # rolled back: still claimed
