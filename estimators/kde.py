@@ -40,17 +40,12 @@ def bandwidth(rule, n: int, d: int) -> float:
 
 
 def usable_threads() -> int:
-    """Worker threads for the row blocks: the cores this process may run on
-    (``os.sched_getaffinity``), at most ``OMP_NUM_THREADS`` when that is set (a parallel sweep
-    sets it to share the cores among its workers)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    limit = os.environ.get("OMP_NUM_THREADS", "")
-    if limit.isdigit() and int(limit) > 0:
-        cores = min(cores, int(limit))
-    return max(1, cores)
+    """Worker threads for the row blocks: :func:`mibench.parallel.thread_budget` (the cores this
+    process may run on, at most ``OMP_NUM_THREADS`` when set, or its share in a ``--jobs``
+    worker)."""
+    from mibench.parallel import thread_budget
+
+    return thread_budget()
 
 
 def kde_entropy(a: np.ndarray, h: float, leave_one_out: bool = False,

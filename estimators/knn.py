@@ -45,7 +45,6 @@ back to the KD-tree engine (with a warning).
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -393,8 +392,19 @@ def _exact_knn(tiles_list, d32s, rows, kmax):
 
 
 def _threads() -> int:
-    """Worker threads for the row blocks: numpy releases the GIL inside the tile ufuncs."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """Worker threads for the row blocks (numpy releases the GIL inside the tile ufuncs): at most
+    4, within :func:`mibench.parallel.thread_budget` (a ``--jobs`` worker's share)."""
+    from mibench.parallel import thread_budget
+
+    return max(1, min(4, thread_budget()))
+
+
+def _query_workers() -> int:
+    """Threads of a k-d tree query: :func:`mibench.parallel.thread_budget` (all usable cores,
+    or a ``--jobs`` worker's share)."""
+    from mibench.parallel import thread_budget
+
+    return thread_budget()
 
 
 def _for_blocks(n, step, fn, workers=None):
@@ -474,7 +484,7 @@ def _tree_count(a, r, strict, tree=None):
     rr = np.nextafter(r, -np.inf) if strict else r
     neg = rr < 0  # strict with r = 0: nothing, not even the point itself
     counts = tree.query_ball_point(a, np.maximum(rr, 0), p=np.inf, return_length=True,
-                                    workers=-1)
+                                    workers=_query_workers())
     counts = np.asarray(counts, dtype=np.int64) - 1
     counts[neg] = 0
     return counts
@@ -597,7 +607,7 @@ def ksg_statistics(x, y, k, algorithm: int = 1, engine: str = "auto"):
         inv = np.empty_like(perm)
         inv[perm] = np.arange(perm.size)
         zs = z[perm]
-        dist, idx = cKDTree(zs).query(zs, k=max(ks) + 1, p=np.inf, workers=-1)
+        dist, idx = cKDTree(zs).query(zs, k=max(ks) + 1, p=np.inf, workers=_query_workers())
         dist, idx = dist[inv], perm[idx[inv]]
         nx, ny = {}, {}
         if algorithm == 2:
@@ -639,7 +649,7 @@ def kth_distances(a, ks, engine):
         return _brute_kth(a, ks)
     from scipy.spatial import cKDTree
 
-    dist = cKDTree(a).query(a, k=max(ks) + 1, p=np.inf, workers=-1)[0]
+    dist = cKDTree(a).query(a, k=max(ks) + 1, p=np.inf, workers=_query_workers())[0]
     # the point itself is one of the zero distances at the front; column k is the k-th other
     return {k: dist[:, k] for k in ks}
 

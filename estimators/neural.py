@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from contextlib import contextmanager
 
 import numpy as np
@@ -112,7 +111,9 @@ def _n_threads(threads, device: torch.device, n_params: int) -> int:
         return int(threads)
     if device.type != "cpu" or n_params < 1_000_000:
         return 1
-    return max(1, min(4, os.cpu_count() or 1))
+    from mibench.parallel import thread_budget
+
+    return max(1, min(4, thread_budget()))
 
 
 def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:

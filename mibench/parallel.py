@@ -64,10 +64,14 @@ def usable_cores() -> int:
 
 def thread_budget() -> int:
     """Threads one run may use: ``$MIBENCH_NUM_THREADS`` (set in every ``--jobs`` worker to
-    cores // jobs), else :func:`usable_cores`. For estimators that size thread pools of their own
+    cores // jobs), else :func:`usable_cores` capped by ``$OMP_NUM_THREADS`` when set. For estimators that size thread pools of their own
     (a ``ThreadPoolExecutor``, scipy's ``workers=-1``), which no environment variable reaches."""
     value = os.environ.get("MIBENCH_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else usable_cores()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    limit = os.environ.get("OMP_NUM_THREADS", "")  # a user's own limit caps the pools too
+    cores = usable_cores()
+    return min(cores, int(limit)) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def resolve_jobs(jobs: int) -> int:

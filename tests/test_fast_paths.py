@@ -159,3 +159,12 @@ def test_logvar_runs_with_one_blas_thread(monkeypatch):
     x, y = mibench.make_task("multinormal-dense-3-3-0.5").sample(500, seed=0)
     LogVar(n_bootstrap=5).estimate(x, y)
     assert seen and set(seen) == {1}
+
+
+def test_thread_pools_take_the_share_of_a_jobs_worker(monkeypatch):
+    # a --jobs worker sets MIBENCH_NUM_THREADS = cores // jobs; the estimators' own thread pools
+    # (kNN row blocks and k-d tree queries, kde blocks) must stay within it
+    from mibench.estimators import knn
+
+    monkeypatch.setenv("MIBENCH_NUM_THREADS", "1")
+    assert knn._threads() == 1 and knn._query_workers() == 1 and kde_mod.usable_threads() == 1
