@@ -41,4 +41,6 @@ BUILTIN = {
     "ba": ("mibench.estimators.neural:BA", "estimate"),
     "club": ("mibench.estimators.neural:CLUB", "estimate"),
     "l1out": ("mibench.estimators.neural:L1Out", "estimate"),
+    # information-theoretic co-training over a discrete latent (McAllester 2018; issue 12)
+    "infocotrain": ("mibench.estimators.infocotrain:InfoCotrain", "lower_bound"),
 }
