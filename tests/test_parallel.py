@@ -333,7 +333,8 @@ def test_memory_limit_fails_the_run_and_the_sweep_goes_on(tmp_path):
 def test_ctrl_c_stops_cleanly_and_a_rerun_completes(plugin, tmp_path):
     env, count = plugin
     db = tmp_path / "int.sqlite"
-    args = ("run", "-e", "counting_mod:Counting", "--set", "pause=0.5", "-t", "1v1-normal-0.75",
+    # pause 1.5 s: 8 runs (≈ 6 s) still to go when SIGINT is sent, a margin on a loaded machine
+    args = ("run", "-e", "counting_mod:Counting", "--set", "pause=1.5", "-t", "1v1-normal-0.75",
             "-n", "50", "--seeds", "10", "--jobs", "2", "--db", db, "-q")
     proc = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
