@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from mibench.api import Task
+from mibench.api import Task, check_ci
 from mibench.registry import (estimator_class, estimator_source, estimator_version,
                               make_estimator, make_task)
 from mibench.store import Store, canonical_json, params_hash
@@ -94,12 +94,16 @@ def not_applicable(estimator: str, task: Task) -> str | None:
             f"discrete")
 
 
-def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int) -> dict:
+def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int,
+            ci=None) -> dict:
     """Run one estimator on one task sample; never raises for a failure of the estimator.
 
     The sample is ``task.sample(n_samples, seed)`` and the estimator's own ``seed`` (if it has
     one) is set to ``seed``. Returns a row for :class:`mibench.store.Store`; a cell that is
     :func:`not_applicable` is not run (``status="not applicable"``, the reason in ``error``).
+    ``ci`` is passed to :meth:`mibench.api.BaseEstimator.estimate` (default: the estimator's own
+    95 % interval; False: none); the row keeps ``ci_low``/``ci_high`` (None without an interval)
+    and ``diagnostics["ci"]``.
     """
     stored = _stored_params(estimator, params)
     row: dict[str, Any] = {
@@ -120,17 +124,18 @@ def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int)
     }
     reason = not_applicable(estimator, task)
     if reason is not None:
-        row.update(value=None, kind=None, stderr=None, wall_time_s=None,
-                   status="not applicable", error=reason, diagnostics={})
+        row.update(value=None, kind=None, stderr=None, ci_low=None, ci_high=None,
+                   wall_time_s=None, status="not applicable", error=reason, diagnostics={})
         return row
     try:
         est = make_estimator(estimator, **params)
         if "seed" in est.get_params():
             est.set_params(seed=int(seed))
         x, y = task.sample(int(n_samples), seed=int(seed))
-        result = est.estimate(x, y)
+        result = est.estimate(x, y, ci=ci)
         row.update(
             value=result.value, kind=result.kind, stderr=result.stderr,
+            ci_low=result.ci_low, ci_high=result.ci_high,
             wall_time_s=result.wall_time_s, status="ok", error=None,
             diagnostics=result.diagnostics,
         )
@@ -138,7 +143,8 @@ def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int)
         raise
     except Exception as exc:  # captured, stored, reported: a sweep survives one failing run
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        row.update(value=None, kind=None, stderr=None, wall_time_s=None, status="failed",
+        row.update(value=None, kind=None, stderr=None, ci_low=None, ci_high=None,
+                   wall_time_s=None, status="failed",
                    error=f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:]), diagnostics={})
     return row
 
@@ -165,14 +171,19 @@ def sweep(
     force: bool = False,
     retry_failed: bool = False,
     progress: bool = True,
+    ci=None,
 ):
     """Run every estimator × task × n × seed, storing each run as it finishes.
+
+    ``ci`` is each run's interval method (see :func:`run_one`); it is not part of a run's key, so
+    a stored run keeps the interval it was made with.
 
     ``estimators`` is a name or a list of ``(name, param_overrides)``; ``tasks`` are registered
     ids or :class:`Task` objects (e.g. unregistered check tasks). Runs already stored are
     skipped unless ``force`` (re-run and replace) or, for failed ones, ``retry_failed``. Returns
     the stored rows of the whole sweep as a DataFrame (old and new).
     """
+    check_ci(ci, 0.95, 2)  # a bad ci is one ValueError here, not a sweep of failed runs
     if isinstance(estimators, str):
         estimators = [(estimators, {})]
     by_id = {t.id: t for t in (t if isinstance(t, Task) else make_task(t) for t in tasks)}
@@ -195,7 +206,7 @@ def sweep(
                 bar.set_postfix_str(f"{cell.estimator} · {cell.task_id} · n={cell.n_samples} "
                                     f"· seed={cell.seed}", refresh=False)
                 row = run_one(cell.estimator, json.loads(cell.params), by_id[cell.task_id],
-                              cell.n_samples, cell.seed)
+                              cell.n_samples, cell.seed, ci=ci)
                 store.add(row, replace=True if force or retry_failed else False)
                 bar.update(1)
         finally:

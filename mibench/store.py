@@ -22,7 +22,10 @@ variable). The database runs in WAL mode with a busy timeout, so concurrent writ
 other instead of failing. Reading (:func:`load_results`) opens the file read-only and never
 changes it (a column an old file lacks reads as 1); opening a store for writing migrates a
 schema-1 file (no ``estimator_version`` column) or schema-2 file (no ``task_version`` column) in
-place, in one transaction: the missing version columns get 1.
+place, in one transaction: the missing version columns get 1. Schema 4 adds the nullable interval
+columns ``ci_low``/``ci_high`` (``ALTER TABLE ... ADD COLUMN``; old rows read as NULL, and a
+read-only older file reads them as NULL too); the interval's method and details are in
+``diagnostics["ci"]``.
 
 A path that cannot be used (a directory, a file that is not SQLite, an unwritable place) raises
 :class:`StoreError` with one line naming the path and the reason.
@@ -43,7 +46,7 @@ from urllib.parse import quote
 __all__ = ["default_db_path", "params_hash", "connect", "Store", "StoreError", "load_results",
            "COLUMNS", "STATUSES"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Run statuses: ok, failed (raised; error text stored), not applicable (skipped, never run).
 STATUSES = ("ok", "failed", "not applicable")
@@ -62,6 +65,8 @@ COLUMNS = [
     "value",
     "kind",
     "stderr",
+    "ci_low",  # the run's interval (BaseEstimator.estimate(ci=...)); NULL when none
+    "ci_high",
     "wall_time_s",
     "status",  # ok / failed / not applicable
     "error",
@@ -89,6 +94,8 @@ CREATE TABLE IF NOT EXISTS runs (
     value REAL,
     kind TEXT,
     stderr REAL,
+    ci_low REAL,
+    ci_high REAL,
     wall_time_s REAL,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'not applicable')),
     error TEXT,
@@ -108,6 +115,8 @@ KEY = ("estimator", "estimator_version", "params_hash", "task_id", "task_version
 
 #: Columns added by a schema migration (absent from older files; their old rows get 1).
 _VERSION_COLUMNS = ("estimator_version", "task_version")
+#: Nullable columns added by a schema migration (``ADD COLUMN``; old rows read as NULL).
+_NULLABLE_COLUMNS = ("ci_low", "ci_high")
 
 
 class StoreError(Exception):
@@ -185,7 +194,8 @@ class Store:
         except OSError as exc:
             raise _unusable(self.path, exc.strerror or exc) from None
         cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
-        self._missing = [c for c in _VERSION_COLUMNS if c not in cols]  # a read-only old file
+        self._missing = [c for c in _VERSION_COLUMNS + _NULLABLE_COLUMNS
+                         if c not in cols]  # a read-only old file
 
     def _open(self) -> sqlite3.Connection:
         if self.path.is_dir():
@@ -207,26 +217,33 @@ class Store:
         """Schema 1 -> 2: add ``estimator_version``, and allow the status ``not applicable``;
         schema 2 -> 3: add ``task_version``. Each added column enters the table and its UNIQUE
         key with the value 1 for the old rows. SQLite cannot change a constraint in place, so the
-        table is rebuilt (ids kept) in one transaction."""
+        table is rebuilt (ids kept). Schema 3 -> 4: add the nullable ``ci_low``, ``ci_high``
+        (NULL for the old rows; no rebuild). All in one transaction."""
+        def columns():
+            return {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+
         def missing():
-            cols = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-            return [c for c in _VERSION_COLUMNS if c not in cols]
+            cols = columns()
+            return [c for c in _VERSION_COLUMNS + _NULLABLE_COLUMNS if c not in cols]
 
         if not missing():
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            absent = missing()  # again, inside the lock: another writer may have migrated
+            absent = [c for c in _VERSION_COLUMNS if c in missing()]  # again, inside the lock
             if absent:
-                old = [c for c in COLUMNS if c not in absent]
+                old = [c for c in COLUMNS if c in columns()]
                 conn.execute("ALTER TABLE runs RENAME TO runs_old_schema")
                 conn.execute(_RUNS)
                 conn.execute(f"INSERT INTO runs (id, {', '.join(old + absent)}) "
                              f"SELECT id, {', '.join(old + ['1'] * len(absent))} "
                              f"FROM runs_old_schema")
                 conn.execute("DROP TABLE runs_old_schema")
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) "
-                             "VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            for col in _NULLABLE_COLUMNS:
+                if col not in columns():
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {col} REAL")
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) "
+                         "VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -351,8 +368,9 @@ class Store:
         """All runs as a pandas DataFrame (JSON columns parsed into dicts)."""
         import pandas as pd
 
-        cols = [f"1 AS {c}" if c in self._missing else c
-                for c in COLUMNS]  # a read-only schema-1 or schema-2 file
+        cols = [(f"NULL AS {c}" if c in _NULLABLE_COLUMNS else f"1 AS {c}")
+                if c in self._missing else c
+                for c in COLUMNS]  # a read-only file of schema 1 to 3
         df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs ORDER BY id", self._conn)
         for col in ("params", "diagnostics"):
             df[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in df[col]]

@@ -6,7 +6,7 @@ import pytest
 import mibench
 from mibench import runner
 from mibench.runner import run_one, sweep
-from mibench.store import Store, default_db_path, params_hash
+from mibench.store import SCHEMA_VERSION, Store, default_db_path, params_hash
 
 
 def _row(seed=0, **kw):
@@ -321,7 +321,7 @@ def test_schema2_file_is_read_unchanged_and_migrated_on_write(tmp_path):
         assert store.count() == 4
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
-            == ("3",)
+            == (str(SCHEMA_VERSION),)
         key = [r for r in conn.execute("SELECT sql FROM sqlite_master WHERE name='runs'")][0][0]
         assert "task_id, task_version, n_samples" in key
     conn.close()
