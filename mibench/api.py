@@ -448,11 +448,12 @@ class BaseEstimator:
             seed = abs(int(seed)) if isinstance(seed, (int, np.integer)) else 0
             rng = np.random.default_rng([seed, 0xC1])  # replicates depend on the seed only
             values = []
+            twin = self.clone()  # any state a fit leaves is the full-sample fit's, not a replicate's
             for r in range(replicates):
                 idx = (np.sort(rng.choice(n, size, replace=False)) if method == "subsample"
                        else rng.integers(0, n, size))
                 try:
-                    out = self._estimate(x[idx], y[idx])
+                    out = twin._estimate(x[idx], y[idx])
                 except (ValueError, ArithmeticError, EstimationError) as exc:
                     return none(f"{method} replicate {r} failed: {type(exc).__name__}: {exc}")
                 v = float(out["value"] if isinstance(out, dict) else out)
