@@ -286,8 +286,10 @@ class BaseEstimator:
     valid for kNN estimators, where the plain bootstrap is not. ``bootstrap``: B resamples of size
     n with replacement, se = s; costs B full fits. For both resampling methods q is Student's t
     quantile with B − 1 degrees of freedom (s² from B conditionally independent replicates);
-    ``diagnostics["ci"]`` keeps the replicate values. Where the spread shrinks like 1/n rather
-    than 1/√n (at independence), half-samples overstate it by up to 2 (conservative).
+    ``diagnostics["ci"]`` keeps the replicate values. The factor assumes Var(Î_n) ∝ 1/n; where
+    the variance falls faster (degenerate cases, e.g. HSIC at independence) half-samples spread
+    relatively more, so the interval errs wide. Every method measures sampling spread only: the
+    interval covers the true MI only where the bias is small next to its width.
     """
 
     kind: ClassVar[str] = "estimate"

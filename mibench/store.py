@@ -374,6 +374,8 @@ class Store:
         df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs ORDER BY id", self._conn)
         for col in ("params", "diagnostics"):
             df[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in df[col]]
+        for col in _NULLABLE_COLUMNS:  # float (NaN) even when every row is NULL
+            df[col] = df[col].astype(float)
         return df
 
 

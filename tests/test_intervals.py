@@ -304,6 +304,7 @@ def test_a_schema3_store_reads_null_intervals_and_gains_the_columns_on_write(tmp
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     df = mibench.load_results(path)  # read-only: the file is untouched, intervals read as NULL
     assert df.ci_low.isna().all() and df.ci_high.isna().all() and df.value.tolist() == [0.5]
+    assert df.ci_low.dtype == float and df.ci_high.dtype == float  # NaN, not None: comparable
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     with Store(path) as store:
         assert store.has("ksg", 1, "h", "t", 10, 0)
