@@ -327,3 +327,15 @@ def test_coverage_suite():
     assert max(t.dim_x for t in tasks) >= 25 and min(t.dim_x for t in tasks) == 1
     assert any(t.params.get("discrete_y") for t in tasks)
     assert any(t.family == "student" for t in tasks)  # heavy tails
+
+
+def test_cli_run_ci_option(tmp_path):
+    from mibench.cli import main
+
+    db = tmp_path / "cli.sqlite"
+    for ci, seeds in (("off", "0,"), ("subsample", "1,")):
+        assert main(["run", "-e", "gaussian", "-t", "1v1-normal-0.75", "-n", "300", "--seeds",
+                     seeds, "--ci", ci, "--db", str(db), "-q"]) == 0
+    df = mibench.load_results(db).sort_values("seed")
+    assert df.ci_low.isna().tolist() == [True, False]
+    assert df.diagnostics.iloc[1]["ci"]["method"] == "subsample"
