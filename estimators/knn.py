@@ -705,13 +705,17 @@ class KSG(BaseEstimator):
     engine: ``auto``, ``kdtree``, ``brute`` or ``sweep`` (1-D x and y only; see the module
         docstring); same counts.
     stderr_splits: 0 (default: stderr None) or m ≥ 2: stderr from m disjoint subsamples
-        (sd/√m, see :func:`split_stderr`); costs about one more estimate.
+        (sd/√m, see :func:`split_stderr`; its interval uses Student's t with m − 1 degrees of
+        freedom); costs about one more estimate. With 0, ``estimate(ci="auto")`` makes the
+        interval from half-samples (``ci="subsample"``, see :class:`mibench.api.BaseEstimator`);
+        ``ci="bootstrap"`` is refused (resampled copies are ties).
     seed: seed of the jitter (and of the splits).
     """
 
     _algorithm = 1
     version = 2  # robust standardisation (mibench.preprocessing): same values up to rounding
     accepts_discrete = False  # refuses repeated values (check_ties); KSG2 and KL inherit it
+    ci_bootstrap = False  # a bootstrap sample's copies are ties: ci="subsample" instead
 
     def __init__(self, k=5, extra_k=(), jitter=1e-10, engine="auto", stderr_splits=0, seed=0):
         self.k = k
@@ -758,6 +762,7 @@ class KSG(BaseEstimator):
         return {
             "value": values[k],
             "stderr": stderr,
+            "stderr_df": len(subs) - 1 if stderr is not None else None,
             "diagnostics": {
                 "engine": engine,
                 "k": k,
@@ -861,6 +866,7 @@ class MixedKSG(BaseEstimator):
     """
 
     version = 2  # reference-code counts (self included, strict, ψ); standardised with tie tolerance
+    ci_bootstrap = False  # a bootstrap sample's copies would read as discrete atoms
 
     def __init__(self, k=5, engine="auto", stderr_splits=0, seed=0):
         self.k = k
@@ -910,5 +916,6 @@ class MixedKSG(BaseEstimator):
         stderr, subs = split_stderr(lambda a, b: self._value(a, b)[0], x, y,
                                     self.stderr_splits, self.seed)
         return {"value": value, "stderr": stderr,
+                "stderr_df": len(subs) - 1 if stderr is not None else None,
                 "diagnostics": {"k": int(self.k), "fraction_zero_radius": frac_zero,
                                 **({"split_values": subs} if subs else {})}}

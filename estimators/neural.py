@@ -297,6 +297,9 @@ class NeuralEstimator(BaseEstimator):
     bound = ""
     test_params = {"max_steps": 30, "eval_every": 10, "hidden_dim": 32, "embed_dim": 16,
                    "batch_size": 64}
+    #: no half-sample refits by default (each is a training): the interval is the held-out
+    #: blocks' stderr (t with blocks − 1 d.o.f.), none with a single block (ci="subsample" asks)
+    ci_fallback = None
 
     def __init__(self, critic="separable", hidden_dim=64, n_layers=2, embed_dim=16,
                  batch_size=256, lr=1e-3, max_steps=1000, eval_every=50, patience=3,
@@ -423,6 +426,7 @@ class NeuralEstimator(BaseEstimator):
             **fit,
         }
         return {"value": value, "stderr": stderr, "diagnostics": diagnostics,
+                "stderr_df": len(blocks) - 1 if stderr is not None else None,
                 "kind": self._kind(ctx)}
 
 

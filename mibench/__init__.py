@@ -57,16 +57,23 @@ __all__ = [
 ]
 
 
-def estimate(x, y, estimator: str = "ksg", **params) -> Estimate:
+def estimate(x, y, estimator: str = "ksg", *, ci=None, ci_level: float = 0.95,
+             ci_replicates: int = 8, **params) -> Estimate:
     """Estimate I(X;Y) in nats from paired samples with a registered estimator.
+
+    ``params`` are the estimator's hyperparameters. ``ci``, ``ci_level`` and ``ci_replicates``
+    choose the interval ``(ci_low, ci_high)`` (default: the estimator's own method, 95 %; False:
+    none, no extra cost); see :meth:`mibench.BaseEstimator.estimate`.
 
     >>> import numpy as np, mibench
     >>> x = np.random.default_rng(0).normal(size=(2000, 1))
     >>> y = x + np.random.default_rng(1).normal(size=(2000, 1))
-    >>> round(mibench.estimate(x, y, "gaussian").value, 1)   # truth: ½ ln 2 = 0.35
-    0.3
+    >>> e = mibench.estimate(x, y, "gaussian")   # truth: ½ ln 2 = 0.35
+    >>> round(e.value, 1), e.ci_method, e.ci_low < e.value < e.ci_high
+    (0.3, 'stderr', True)
     """
-    return make_estimator(estimator, **params).estimate(x, y)
+    return make_estimator(estimator, **params).estimate(
+        x, y, ci=ci, ci_level=ci_level, ci_replicates=ci_replicates)
 
 
 def __getattr__(name):  # lazy submodules: `mibench.bounds` imports torch only when first used

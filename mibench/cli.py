@@ -215,6 +215,10 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", action="store_true", help="re-run stored failed runs")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_parallel_arguments(p)
+    p.add_argument("--ci", choices=["auto", "stderr", "subsample", "bootstrap", "off"],
+                   default="auto",
+                   help="how each run's 95%% interval is made (default auto: the estimator's "
+                        "own stderr, else 8 half-samples; off: none)")
 
 
 def resolve_estimators(names: list[str], params: dict,
@@ -264,7 +268,7 @@ def _run(args: argparse.Namespace) -> int:
     db = args.db or default_db_path()
     df = sweep(estimators, task_ids, args.n_samples, args.seeds, db=db, force=args.force,
                retry_failed=args.retry_failed, progress=not args.quiet,
-               **parallel_options(args))
+               ci=False if args.ci == "off" else args.ci, **parallel_options(args))
     print(format_table(summarize(df)))
     n_failed = int((df.status == "failed").sum())
     n_na = int((df.status == "not applicable").sum())

@@ -227,12 +227,12 @@ def _run_cell(message: tuple, max_memory: int | None) -> tuple[str, Any]:
     from mibench import registry, runner
     from mibench.store import canonical_json
 
-    estimator, params, task, n_samples, seed = message
+    estimator, params, task, n_samples, seed, ci = message
     try:
         if isinstance(task, str):
             task = registry.make_task(task)
         with _memory_limit(max_memory):
-            row = runner.run_one(estimator, params, task, n_samples, seed)
+            row = runner.run_one(estimator, params, task, n_samples, seed, ci=ci)
         if max_memory is not None and row["status"] == "failed" and any(
                 s in (row["error"] or "") for s in _ALLOCATION_FAILURES):
             row["error"] = f"memory limit ({format_memory(max_memory)}): {row['error']}"

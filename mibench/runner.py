@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from mibench.api import Task
+from mibench.api import Task, check_ci
 from mibench.registry import (estimator_class, estimator_source, estimator_version,
                               make_estimator, make_task)
 from mibench.store import (CLAIM_TTL_S, Store, canonical_json, cell_key, new_owner,
@@ -126,32 +126,37 @@ def failed_row(estimator: str, params: dict, task: Task, n_samples: int, seed: i
                error: str) -> dict:
     """The row of a run that failed for a reason found outside it (e.g. its timeout)."""
     row = _row_head(estimator, params, task, n_samples, seed)
-    row.update(value=None, kind=None, stderr=None, wall_time_s=None, status="failed",
-               error=error, diagnostics={})
+    row.update(value=None, kind=None, stderr=None, ci_low=None, ci_high=None, wall_time_s=None,
+               status="failed", error=error, diagnostics={})
     return row
 
 
-def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int) -> dict:
+def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int,
+            ci=None) -> dict:
     """Run one estimator on one task sample; never raises for a failure of the estimator.
 
     The sample is ``task.sample(n_samples, seed)`` and the estimator's own ``seed`` (if it has
     one) is set to ``seed``. Returns a row for :class:`mibench.store.Store`; a cell that is
     :func:`not_applicable` is not run (``status="not applicable"``, the reason in ``error``).
+    ``ci`` is passed to :meth:`mibench.api.BaseEstimator.estimate` (default: the estimator's own
+    95 % interval; False: none); the row keeps ``ci_low``/``ci_high`` (None without an interval)
+    and ``diagnostics["ci"]``.
     """
     row: dict[str, Any] = _row_head(estimator, params, task, n_samples, seed)
     reason = not_applicable(estimator, task)
     if reason is not None:
-        row.update(value=None, kind=None, stderr=None, wall_time_s=None,
-                   status="not applicable", error=reason, diagnostics={})
+        row.update(value=None, kind=None, stderr=None, ci_low=None, ci_high=None,
+                   wall_time_s=None, status="not applicable", error=reason, diagnostics={})
         return row
     try:
         est = make_estimator(estimator, **params)
         if "seed" in est.get_params():
             est.set_params(seed=int(seed))
         x, y = task.sample(int(n_samples), seed=int(seed))
-        result = est.estimate(x, y)
+        result = est.estimate(x, y, ci=ci)
         row.update(
             value=result.value, kind=result.kind, stderr=result.stderr,
+            ci_low=result.ci_low, ci_high=result.ci_high,
             wall_time_s=result.wall_time_s, status="ok", error=None,
             diagnostics=result.diagnostics,
         )
@@ -159,7 +164,8 @@ def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int)
         raise
     except Exception as exc:  # captured, stored, reported: a sweep survives one failing run
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        row.update(value=None, kind=None, stderr=None, wall_time_s=None, status="failed",
+        row.update(value=None, kind=None, stderr=None, ci_low=None, ci_high=None,
+                   wall_time_s=None, status="failed",
                    error=f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:]), diagnostics={})
     return row
 
@@ -191,8 +197,12 @@ def sweep(
     max_memory: int | str | None = None,
     backend: str = "local",
     scheduler: str | None = None,
+    ci=None,
 ):
     """Run every estimator × task × n × seed, storing each run as it finishes.
+
+    ``ci`` is each run's interval method (see :func:`run_one`); it is not part of a run's key, so
+    a stored run keeps the interval it was made with.
 
     ``estimators`` is a name or a list of ``(name, param_overrides)``; ``tasks`` are registered
     ids or :class:`Task` objects (e.g. unregistered check tasks). Runs already stored are
@@ -227,6 +237,7 @@ def sweep(
     if backend == "dask" and (timeout is not None or max_memory is not None):
         raise ValueError("--timeout and --max-memory are not available with --backend dask "
                          "(limit a Dask worker's memory with `dask worker --memory-limit`)")
+    check_ci(ci, 0.95, 2)  # a bad ci is one ValueError here, not a sweep of failed runs
     if isinstance(estimators, str):
         estimators = [(estimators, {})]
     given = [t if isinstance(t, Task) else make_task(t) for t in tasks]
@@ -261,7 +272,7 @@ def sweep(
             with _Renewer(store.path, owner):
                 _schedule(todo, store, owner, executor, bar, lost, key, by_id, payload_task,
                           done=None if force else stored,
-                          replace=force or retry_failed)
+                          replace=force or retry_failed, ci=ci)
         except BaseException:
             if executor is not None:
                 executor.close(kill=True)
@@ -287,7 +298,7 @@ _POLL_S = 1.0
 
 
 def _schedule(todo, store, owner, executor, bar, lost, key, by_id, payload_task, done,
-              replace) -> None:
+              replace, ci=None) -> None:
     """Claim, run and store every cell of ``todo``: in this process (``executor`` None) or on
     the worker pool. Cells claimed by another live sweep are retried every ``_POLL_S`` seconds
     until they are stored (by it) or their claim is released or expires (then run here)."""
@@ -329,10 +340,10 @@ def _schedule(todo, store, owner, executor, bar, lost, key, by_id, payload_task,
             params = json.loads(cell.params)
             if executor is None:
                 finish(cell, run_one(cell.estimator, params, by_id[cell.task_id],
-                                     cell.n_samples, cell.seed))
+                                     cell.n_samples, cell.seed, ci=ci))
             else:
                 executor.submit(cell, (cell.estimator, params, payload_task[cell.task_id],
-                                       cell.n_samples, cell.seed))
+                                       cell.n_samples, cell.seed, ci))
         if executor is not None and (running or executor.slots() > executor.idle()):
             for cell, outcome, detail in executor.collect(wait=_POLL_S):
                 if outcome == "row":

@@ -33,6 +33,9 @@ machines) sharing one store never compute the same cell twice: a cell claimed by
 is skipped and waited for. A live owner renews its claims; a claim past its expiry (the owner
 died), or whose owner is a process of this host that no longer exists, may be taken over, so a
 re-run completes the cell.
+Schema 5 adds the nullable interval columns ``ci_low``/``ci_high`` (``ALTER TABLE ... ADD
+COLUMN``; old rows read as NULL, and a read-only older file reads them as NULL too); the
+interval's method and details are in ``diagnostics["ci"]``.
 
 A path that cannot be used (a directory, a file that is not SQLite, an unwritable place) raises
 :class:`StoreError` with one line naming the path and the reason.
@@ -57,7 +60,7 @@ from urllib.parse import quote
 __all__ = ["default_db_path", "params_hash", "connect", "Store", "StoreError", "load_results",
            "COLUMNS", "STATUSES", "cell_key", "new_owner", "owner_alive", "CLAIM_TTL_S"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Seconds a claim lasts unless renewed (a live coordinator renews its claims every quarter of it).
 CLAIM_TTL_S = 120.0
@@ -79,6 +82,8 @@ COLUMNS = [
     "value",
     "kind",
     "stderr",
+    "ci_low",  # the run's interval (BaseEstimator.estimate(ci=...)); NULL when none
+    "ci_high",
     "wall_time_s",
     "status",  # ok / failed / not applicable
     "error",
@@ -106,6 +111,8 @@ CREATE TABLE IF NOT EXISTS runs (
     value REAL,
     kind TEXT,
     stderr REAL,
+    ci_low REAL,
+    ci_high REAL,
     wall_time_s REAL,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'not applicable')),
     error TEXT,
@@ -133,6 +140,8 @@ KEY = ("estimator", "estimator_version", "params_hash", "task_id", "task_version
 
 #: Columns added by a schema migration (absent from older files; their old rows get 1).
 _VERSION_COLUMNS = ("estimator_version", "task_version")
+#: Nullable columns added by a schema migration (``ADD COLUMN``; old rows read as NULL).
+_NULLABLE_COLUMNS = ("ci_low", "ci_high")
 
 
 class StoreError(Exception):
@@ -237,7 +246,8 @@ class Store:
         except OSError as exc:
             raise _unusable(self.path, exc.strerror or exc) from None
         cols = {r[1] for r in self._conn.execute("PRAGMA table_info(runs)")}
-        self._missing = [c for c in _VERSION_COLUMNS if c not in cols]  # a read-only old file
+        self._missing = [c for c in _VERSION_COLUMNS + _NULLABLE_COLUMNS
+                         if c not in cols]  # a read-only old file
 
     def _open(self) -> sqlite3.Connection:
         if self.path.is_dir():
@@ -260,10 +270,15 @@ class Store:
         schema 2 -> 3: add ``task_version``. Each added column enters the table and its UNIQUE
         key with the value 1 for the old rows. SQLite cannot change a constraint in place, so the
         table is rebuilt (ids kept) in one transaction. Schema 3 -> 4: the ``claims`` table (made
-        by ``CREATE TABLE IF NOT EXISTS`` on opening); the recorded version is raised to 4."""
+        by ``CREATE TABLE IF NOT EXISTS`` on opening). Schema 4 -> 5: add the nullable
+        ``ci_low``, ``ci_high`` (NULL for the old rows; no rebuild). The recorded version is
+        raised to the current one."""
+        def columns():
+            return {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+
         def missing():
-            cols = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-            return [c for c in _VERSION_COLUMNS if c not in cols]
+            cols = columns()
+            return [c for c in _VERSION_COLUMNS + _NULLABLE_COLUMNS if c not in cols]
 
         if not missing():
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' "
@@ -271,17 +286,20 @@ class Store:
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            absent = missing()  # again, inside the lock: another writer may have migrated
+            absent = [c for c in _VERSION_COLUMNS if c in missing()]  # again, inside the lock
             if absent:
-                old = [c for c in COLUMNS if c not in absent]
+                old = [c for c in COLUMNS if c in columns()]
                 conn.execute("ALTER TABLE runs RENAME TO runs_old_schema")
                 conn.execute(_RUNS)
                 conn.execute(f"INSERT INTO runs (id, {', '.join(old + absent)}) "
                              f"SELECT id, {', '.join(old + ['1'] * len(absent))} "
                              f"FROM runs_old_schema")
                 conn.execute("DROP TABLE runs_old_schema")
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) "
-                             "VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            for col in _NULLABLE_COLUMNS:
+                if col not in columns():
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {col} REAL")
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) "
+                         "VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -464,11 +482,14 @@ class Store:
         """All runs as a pandas DataFrame (JSON columns parsed into dicts)."""
         import pandas as pd
 
-        cols = [f"1 AS {c}" if c in self._missing else c
-                for c in COLUMNS]  # a read-only schema-1 or schema-2 file
+        cols = [(f"NULL AS {c}" if c in _NULLABLE_COLUMNS else f"1 AS {c}")
+                if c in self._missing else c
+                for c in COLUMNS]  # a read-only file of schema 1 to 3
         df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM runs ORDER BY id", self._conn)
         for col in ("params", "diagnostics"):
             df[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in df[col]]
+        for col in _NULLABLE_COLUMNS:  # float (NaN) even when every row is NULL
+            df[col] = df[col].astype(float)
         return df
 
 

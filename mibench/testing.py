@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from mibench.api import KINDS, BaseEstimator, Estimate
+from mibench.api import CI_METHODS, KINDS, BaseEstimator, Estimate
 
 __all__ = ["check_estimator", "estimator_checks", "conformance_data", "affine_cases",
            "check_affine_invariance"]
@@ -75,6 +75,28 @@ def check_estimate_contract(estimator: BaseEstimator) -> None:
     assert result.wall_time_s >= 0, "wall_time_s must be non-negative"
     assert isinstance(result.diagnostics, dict), "diagnostics must be a dict"
     json.dumps(result.diagnostics)
+
+
+def check_interval(estimator: BaseEstimator) -> None:
+    """The default interval (``ci="auto"``) is finite and contains the value, or is None with a
+    reason in ``diagnostics["ci"]``; ``ci=False`` makes none and leaves the value unchanged."""
+    x, y = conformance_data()
+    result = _fresh(estimator).estimate(x, y)
+    info = result.diagnostics.get("ci")
+    assert isinstance(info, dict), 'estimate() must describe its interval in diagnostics["ci"]'
+    if result.ci_low is None:
+        assert result.ci_high is None and result.ci_method is None
+        assert isinstance(info.get("reason"), str) and info["reason"], \
+            'no interval: diagnostics["ci"]["reason"] must say why'
+    else:
+        lo, hi = result.ci_low, result.ci_high
+        assert math.isfinite(lo) and math.isfinite(hi), f"interval [{lo}, {hi}] not finite"
+        assert lo <= result.value <= hi, f"interval [{lo}, {hi}] misses the value {result.value}"
+        assert result.ci_method in CI_METHODS[1:], f"ci_method {result.ci_method!r}"
+        assert result.stderr is not None, "an interval comes with a stderr"
+    bare = _fresh(estimator).estimate(x, y, ci=False)
+    assert bare.value == result.value, "asking for an interval changed the value"
+    assert bare.ci_low is None and bare.ci_high is None and "ci" not in bare.diagnostics
 
 
 def check_deterministic(estimator: BaseEstimator) -> None:
@@ -198,6 +220,7 @@ CHECKS: list[Callable[[BaseEstimator], None]] = [
     check_params,
     check_estimate_contract,
     check_deterministic,
+    check_interval,
     check_input_validation,
     check_1d_and_float32,
     check_no_mutation,

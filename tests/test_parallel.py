@@ -40,7 +40,8 @@ class Counting(BaseEstimator):
         time.sleep(self.pause)
         while self.seed == 5 and os.path.exists(os.environ.get("HANG_FLAG", "")):
             time.sleep(0.05)
-        return float(np.mean(x)) + self.seed
+        # a stderr of its own, so that its interval needs no extra (counted) estimates
+        return {"value": float(np.mean(x)) + self.seed, "stderr": 0.1}
 '''
 
 
@@ -111,7 +112,10 @@ def test_jobs_2_stores_the_same_values_as_serial(tmp_path):
     b = parallel.sort_values(order).reset_index(drop=True)
     assert len(a) == len(b) == 12
     assert set(a.status) == {"ok", "failed", "not applicable"}
-    assert a[cols].equals(b[cols])
+    for df in (a, b):  # the interval's own wall time is the one thing that differs
+        for diag in df.diagnostics:
+            diag.get("ci", {}).pop("wall_time_s", None)
+    assert a[cols + ["ci_low", "ci_high"]].equals(b[cols + ["ci_low", "ci_high"]])
     assert [e.splitlines()[0] for e in a.error.dropna()] == \
         [e.splitlines()[0] for e in b.error.dropna()]
     assert parallel.attrs["lost"] == []
@@ -156,8 +160,9 @@ def test_two_coordinators_never_compute_a_cell_twice(plugin, tmp_path):
     env, count = plugin
     db = tmp_path / "shared.sqlite"
     Store(db).close()
-    args = ("run", "-e", "counting_mod:Counting", "-t", "1v1-normal-0.75", "-n", "50",
-            "--seeds", "12", "--db", db, "-q")
+    # 0.5 s a run: both commands are still at work when the slower one has started
+    args = ("run", "-e", "counting_mod:Counting", "--set", "pause=0.5", "-t", "1v1-normal-0.75",
+            "-n", "50", "--seeds", "12", "--db", db, "-q")
     procs = [subprocess.Popen(_cli(*args, *extra), env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for extra in ((), ("-j", "2"))]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -232,13 +237,13 @@ def test_sweep_waits_for_a_cell_claimed_by_a_live_sweep(tmp_path, const_estimato
     calls = []
     real_run_one = runner.run_one
 
-    def run_one(*args):
+    def run_one(*args, **kwargs):
         calls.append(args[-1])
         if len(calls) == 2:  # meanwhile, the other owner stores seed 1 and releases its claim
-            row = real_run_one(args[0], args[1], args[2], args[3], 1)
+            row = real_run_one(args[0], args[1], args[2], args[3], 1, **kwargs)
             with Store(db) as other_store:
                 other_store.finish(row, _key(const_estimator, 1), other)
-        return real_run_one(*args)
+        return real_run_one(*args, **kwargs)
 
     monkeypatch.setattr(runner, "run_one", run_one)
     df = sweep(const_estimator, ["1v1-normal-0.75"], [50], [0, 1, 2], db=db, progress=False)

@@ -6,7 +6,7 @@ import pytest
 import mibench
 from mibench import runner
 from mibench.runner import run_one, sweep
-from mibench.store import Store, default_db_path, params_hash
+from mibench.store import SCHEMA_VERSION, Store, default_db_path, params_hash
 
 
 def _row(seed=0, **kw):
@@ -321,7 +321,7 @@ def test_schema2_file_is_read_unchanged_and_migrated_on_write(tmp_path):
         assert store.count() == 4
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
-            == ("4",)
+            == (str(SCHEMA_VERSION),)
         key = [r for r in conn.execute("SELECT sql FROM sqlite_master WHERE name='runs'")][0][0]
         assert "task_id, task_version, n_samples" in key
     conn.close()
@@ -400,7 +400,7 @@ def test_forget_stale_task_versions(tmp_path):
 
 def test_schema3_file_gains_the_claims_table_on_write(tmp_path):
     """A schema-3 store (no claims table) reads unchanged; opening it for writing adds the table
-    and records schema 4, rows and ids kept."""
+    and records the current schema, rows and ids kept."""
     import hashlib
     import sqlite3
 
@@ -420,7 +420,7 @@ def test_schema3_file_gains_the_claims_table_on_write(tmp_path):
         assert store.count() == 2
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
-            == ("4",)
+            == (str(SCHEMA_VERSION),)
         assert conn.execute("SELECT cell, owner FROM claims").fetchall() == [("cell", "me:1:x")]
         assert conn.execute("SELECT id FROM runs ORDER BY id").fetchall() == [(1,), (2,)]
     conn.close()
