@@ -214,49 +214,38 @@ class BetaVAE:
         return ExactRecorder(self.joint, store=store, run_id=run_id, schedule=schedule)
 
 
-class ExactRecorder:
-    """The recorder of full-batch toy objectives: same interface and rows as
+class FullBatchRecorder:
+    """The shared part of the recorders of full-batch toy objectives: the interface and rows of
     :class:`~mibench.ib.recorder.Recorder` (``attach``, ``on_epoch_end``, ``detach``,
-    ``dataframe``), quantities of :func:`exact_quantities` on :func:`log_schedule`."""
+    ``dataframe``), measuring on the schedule (default :func:`log_schedule`). A subclass gives
+    ``measure(epoch, model) -> rows``."""
 
     REP = "latent"
 
-    def __init__(self, joint, store=None, run_id=None, schedule=None):
-        self.joint = np.asarray(joint, dtype=np.float64)
+    def __init__(self, store=None, run_id=None, schedule=None):
         self.store, self.run_id = store, run_id
         self.schedule = schedule or log_schedule
         self.rows: list[dict] = []
         self._model = None
 
-    def attach(self, model) -> "ExactRecorder":
+    def attach(self, model) -> "FullBatchRecorder":
         self._model = model
         return self
 
     def detach(self) -> None:
         self._model = None
 
+    def measure(self, epoch: int, model) -> list[dict]:
+        raise NotImplementedError
+
     def on_epoch_end(self, epoch, model=None, force=False, extra=None) -> list[dict]:
         from mibench.ib.recorder import Recorder
 
         if not (force or self.schedule(int(epoch))):
             return []
-        model = model if model is not None else self._model
-        with torch.no_grad():
-            q = exact_quantities(self.joint, *model())
-        row, rep = Recorder._row, self.REP
-        rows = [row(epoch, rep, "rate", "variational", q["rate"]),
-                row(epoch, rep, "distortion", "variational", q["distortion"]),
-                row(epoch, rep, "h_x", "exact", q["h_x"]),
-                row(epoch, rep, "i_xz", "exact", q["i_xz"], 0.0),
-                row(epoch, rep, "i_xz", "rate", q["rate"]),
-                row(epoch, rep, "i_xz", "h-minus-distortion", q["h_x"] - q["distortion"]),
-                row(epoch, rep, "i_zy", "exact", q["i_zy"], 0.0),
-                row(epoch, rep, "marginal_kl", "exact", q["marginal_kl"]),
-                row(epoch, rep, "cluster_mass", "exact", q["cluster_mass"]),
-                row(epoch, rep, "i_xz", "ceiling", q["h_x"]),
-                row(epoch, rep, "i_zy", "ceiling", q["h_y"])]
+        rows = self.measure(int(epoch), model if model is not None else self._model)
         for key, value in (extra or {}).items():
-            rows.append(row(epoch, "model", key, "train", value))
+            rows.append(Recorder._row(epoch, "model", key, "train", value))
         self.rows.extend(rows)
         if self.store is not None and self.run_id is not None:
             self.store.add_trajectory(self.run_id, rows)
@@ -268,3 +257,29 @@ class ExactRecorder:
         from mibench.ib.store import TRAJECTORY_COLUMNS
 
         return pd.DataFrame(self.rows, columns=TRAJECTORY_COLUMNS)
+
+
+class ExactRecorder(FullBatchRecorder):
+    """The recorder of ``beta-vae`` on the toy: the quantities of :func:`exact_quantities`."""
+
+    def __init__(self, joint, store=None, run_id=None, schedule=None):
+        super().__init__(store=store, run_id=run_id, schedule=schedule)
+        self.joint = np.asarray(joint, dtype=np.float64)
+
+    def measure(self, epoch, model) -> list[dict]:
+        from mibench.ib.recorder import Recorder
+
+        with torch.no_grad():
+            q = exact_quantities(self.joint, *model())
+        row, rep = Recorder._row, self.REP
+        return [row(epoch, rep, "rate", "variational", q["rate"]),
+                row(epoch, rep, "distortion", "variational", q["distortion"]),
+                row(epoch, rep, "h_x", "exact", q["h_x"]),
+                row(epoch, rep, "i_xz", "exact", q["i_xz"], 0.0),
+                row(epoch, rep, "i_xz", "rate", q["rate"]),
+                row(epoch, rep, "i_xz", "h-minus-distortion", q["h_x"] - q["distortion"]),
+                row(epoch, rep, "i_zy", "exact", q["i_zy"], 0.0),
+                row(epoch, rep, "marginal_kl", "exact", q["marginal_kl"]),
+                row(epoch, rep, "cluster_mass", "exact", q["cluster_mass"]),
+                row(epoch, rep, "i_xz", "ceiling", q["h_x"]),
+                row(epoch, rep, "i_zy", "ceiling", q["h_y"])]

@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mibench.ib.rate_distortion import support_positions
+from mibench.ib.rate_distortion import FullBatchRecorder, support_positions
 
 __all__ = ["TherML", "functionals", "lognormal_kl", "empirical_joint"]
 
@@ -244,34 +244,18 @@ class TherML:
         return TherMLRecorder(self, store=store, run_id=run_id, seed=seed, schedule=schedule)
 
 
-class TherMLRecorder:
+class TherMLRecorder(FullBatchRecorder):
     """Rows of :class:`TherML` runs (the :class:`~mibench.ib.recorder.Recorder` interface)."""
 
-    REP = "latent"
-
     def __init__(self, obj: TherML, store=None, run_id=None, seed=0, schedule=None):
-        from mibench.ib.recorder import log_schedule
-
+        super().__init__(store=store, run_id=run_id, schedule=schedule)
         self.obj = obj
-        self.store, self.run_id = store, run_id
-        self.schedule = schedule or log_schedule
         gen = torch.Generator().manual_seed(int(seed) + 10_000)
         self.xis = [obj.model.normals(gen) for _ in range(int(obj.hp["eval_draws"]))]
-        self.rows: list[dict] = []
-        self._model = None
 
-    def attach(self, model):
-        self._model = model
-        return self
-
-    def detach(self):
-        self._model = None
-
-    def on_epoch_end(self, epoch, model=None, force=False, extra=None):
+    def measure(self, epoch, model) -> list[dict]:
         from mibench.ib.recorder import Recorder
 
-        if not (force or self.schedule(int(epoch))):
-            return []
         net, hp = self.obj.model, self.obj.hp
         true = torch.as_tensor(self.obj.true_joint)
         with torch.no_grad():
@@ -300,19 +284,7 @@ class TherMLRecorder:
                  row(epoch, rep, "i_xz", "rate", float(te[0])),
                  row(epoch, rep, "i_xz", "ceiling", ex["h_x"]),
                  row(epoch, rep, "i_zy", "ceiling", ex["h_y"])]
-        for key, value in (extra or {}).items():
-            rows.append(row(epoch, "model", key, "train", value))
-        self.rows.extend(rows)
-        if self.store is not None and self.run_id is not None:
-            self.store.add_trajectory(self.run_id, rows)
         return rows
-
-    def dataframe(self):
-        import pandas as pd
-
-        from mibench.ib.store import TRAJECTORY_COLUMNS
-
-        return pd.DataFrame(self.rows, columns=TRAJECTORY_COLUMNS)
 
 
 def corner_name(hp) -> str:
