@@ -341,8 +341,11 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_completes(plugin, tmp_path):
     # pause 1.5 s: 8 runs (≈ 6 s) still to go when SIGINT is sent, a margin on a loaded machine
     args = ("run", "-e", "counting_mod:Counting", "--set", "pause=1.5", "-t", "1v1-normal-0.75",
             "-n", "50", "--seeds", "10", "--jobs", "2", "--db", db, "-q")
+    # as typed in a terminal: SIGINT is the default even when the test runner was started in the
+    # background, where a shell sets it to "ignore" and children inherit that
     proc = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while _rows(db) < 2 and time.time() < deadline:
         time.sleep(0.05)
