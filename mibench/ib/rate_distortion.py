@@ -66,6 +66,16 @@ from mibench.ib.recorder import log_schedule
 __all__ = ["BetaVAE", "ToyVAE", "ExactRecorder", "exact_quantities", "support_positions"]
 
 
+def exact_joint(ds, objective: str) -> np.ndarray:
+    """The exact p(x, y) table of dataset ``ds`` (float64), for a full-batch objective; a
+    dataset without one is a ValueError naming ``objective``."""
+    joint = getattr(ds, "joint", None)
+    if joint is None:
+        raise ValueError(f"{objective} trains on an exact finite distribution; dataset "
+                         f"{ds.name!r} has none (use --dataset rd-toy)")
+    return np.asarray(joint, dtype=np.float64)
+
+
 def support_positions(n: int) -> np.ndarray:
     """t_j = −1 + 2j/(n − 1), j = 0..n−1 (0 for n = 1): the rescaled index of the support."""
     return np.linspace(-1.0, 1.0, n) if n > 1 else np.zeros(1)
@@ -195,11 +205,7 @@ class BetaVAE:
 
     def setup(self, ds) -> None:
         """Take the dataset's exact distribution and build the model (seeded by the caller)."""
-        joint = getattr(ds, "joint", None)
-        if joint is None:
-            raise ValueError(f"beta-vae trains on an exact finite distribution; dataset "
-                             f"{ds.name!r} has none (use --dataset rd-toy)")
-        self.joint = np.asarray(joint, dtype=np.float64)
+        self.joint = exact_joint(ds, "beta-vae")
         self.p_x = torch.as_tensor(self.joint.sum(1), dtype=torch.float64)
         self.model = ToyVAE(len(self.joint), int(self.hp["k"]), float(self.hp["init_scale"]))
 

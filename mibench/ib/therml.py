@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mibench.ib.rate_distortion import FullBatchRecorder, support_positions
+from mibench.ib.rate_distortion import FullBatchRecorder, exact_joint, support_positions
 
 __all__ = ["TherML", "functionals", "lognormal_kl", "empirical_joint"]
 
@@ -214,11 +214,7 @@ class TherML:
         self.model = None
 
     def setup(self, ds) -> None:
-        joint = getattr(ds, "joint", None)
-        if joint is None:
-            raise ValueError(f"therml trains on an exact finite distribution; dataset "
-                             f"{ds.name!r} has none (use --dataset rd-toy)")
-        self.true_joint = np.asarray(joint, dtype=np.float64)
+        self.true_joint = exact_joint(ds, "therml")
         n = self.hp["train_size"]
         if n is None:
             train = self.true_joint
