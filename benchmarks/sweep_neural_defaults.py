@@ -54,6 +54,9 @@ BASELINE = {"hidden_dim": 64, "n_layers": 2, "embed_dim": 16, "batch_size": 256,
 #: candidates: overrides applied on top of BASELINE.
 CANDIDATES = {
     "baseline": {},
+    # the defaults the issue was filed against: BASELINE with the affine (robust) standardisation
+    # instead of the normal scores that became the default with the heavy-tail fix (issue 10 §2)
+    "preissue": {"preprocess": "standardize"},
     "wd1e-2": {"weight_decay": 1e-2},
     "wd1e-1": {"weight_decay": 1e-1},
     "lr3e-4": {"lr": 3e-4, "max_steps": 3000},
@@ -66,6 +69,7 @@ CANDIDATES = {
     # the two best of the screen, run in full (3 estimators x HIGH + REST x 3 seeds)
     "wd3-bs128": {"weight_decay": 3.0, "batch_size": 128, "max_steps": 3000},
     "wd1-bs128": {"weight_decay": 1.0, "batch_size": 128, "max_steps": 3000},
+    "wd1": {"weight_decay": 1.0},
 }
 
 ESTIMATORS = ("infonce", "nwj", "dv")
@@ -221,6 +225,9 @@ def main(argv=None) -> int:
     ap.add_argument("-n", type=int, default=5000)
     ap.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
     ap.add_argument("--out", default="benchmarks/results/")
+    ap.add_argument("--base", default=None,
+                    help="config the changes are measured against (default: 'baseline' if run, "
+                         "else the first config)")
     ap.add_argument("--from-runs", metavar="CSV",
                     help="no new runs: summarise an existing neural_defaults_runs.csv (e.g. of an "
                          "interrupted sweep; only the configs it holds)")
@@ -265,7 +272,7 @@ def main(argv=None) -> int:
                       f"{row['estimator']} {row['task_id']} s{row['seed']}: value={row['value']} "
                       f"err={row['abs_error']} best={row['best_step']}/{row['steps']} "
                       f"{row['wall_s']}s {row['status']} {row['error']}", flush=True)
-    base = "baseline" if "baseline" in configs else names[0]
+    base = args.base or ("baseline" if "baseline" in configs else names[0])
     summary, per_task = summarize(rows, sets, base)
     for name, table in (("neural_defaults_summary.csv", summary),
                         ("neural_defaults_tasks.csv", per_task)):
@@ -281,7 +288,7 @@ def main(argv=None) -> int:
           f"{time.perf_counter() - t0:.0f} s wall.\n\nConfigs:\n{params_lines}\n\n"
           + "".join(f"{k} ({len(v)}): {', '.join(v)}\n\n" for k, v in sets.items())
           + "Error = |estimate − truth| (nats), averaged over seeds per task; the median is over "
-          "tasks. `change_vs_baseline` = median error / baseline's − 1.\n\n## Medians\n\n"
+          f"tasks. `change_vs_{base}` = median error / {base}'s − 1.\n\n## Medians\n\n"
           + md_table(summary) + "\n## Per task (seed means)\n\n" + md_table(per_task))
     (out / "neural_defaults_summary.md").write_text(md)
     print(md_table(summary))
