@@ -40,7 +40,9 @@ Verdict (``verdict``): "< 10 seeds"; "consistent" when the Wilson interval conta
 level; below it, "under: bias" when the bias explains the shortfall (``predicted`` ≤ the Wilson
 upper bound) and "under: too narrow" when the coverage is lower than even the bias predicts
 (the stderr understates the spread: compare ``sd`` with ``mean_stderr``); "over: too wide"
-when the Wilson interval lies above the nominal level.
+when the Wilson interval lies above the nominal level. Any verdict gains ", se < sd/2" when the
+mean stderr is less than half the seeds' sd (beyond the chance spread of an sd from 10 seeds,
+whose 95 % range is about 0.7–1.8 σ): the interval's own standard error is then wrong too.
 """
 
 from __future__ import annotations
@@ -105,14 +107,16 @@ def _ci_info(diag):
     return info if isinstance(info, dict) else {}
 
 
-def _verdict(reported, lo, hi, nominal, predicted):
+def _verdict(reported, lo, hi, nominal, predicted, se, sd):
     if not reported:
         return f"< {MIN_SEEDS} seeds"
     if lo <= nominal <= hi:
-        return "consistent"
-    if hi < nominal:
-        return "under: too narrow" if predicted > hi else "under: bias"
-    return "over: too wide"
+        out = "consistent"
+    elif hi < nominal:
+        out = "under: too narrow" if predicted > hi else "under: bias"
+    else:
+        out = "over: too wide"
+    return out + (", se < sd/2" if se < sd / 2 else "")
 
 
 def coverage_cells(df, min_seeds: int = MIN_SEEDS):
@@ -156,6 +160,7 @@ def coverage_cells(df, min_seeds: int = MIN_SEEDS):
         ratio = abs(bias) / (width / 2) if m and width > 0 else (
             float("inf") if m and abs(bias) > 0 else float("nan"))
         se = float(np.mean(ses)) if ses else float("nan")
+        sd = float(np.std(values, ddof=1)) if len(values) >= 2 else float("nan")
         predicted = bias_coverage(width / 2, bias, se) if m else float("nan")
         reported = m >= min_seeds
         nominal = levels[0] if len(levels) == 1 else float("nan")  # mixed levels: not judged
@@ -170,10 +175,9 @@ def coverage_cells(df, min_seeds: int = MIN_SEEDS):
             ci_method="/".join(methods) or "—", runs=len(g), failed=int((g.status == "failed")
                                                                         .sum()),
             with_ci=m, covered=k, coverage=cov, cov_low=c_lo, cov_high=c_hi, mean_width=width,
-            mean_stderr=se, sd=float(np.std(values, ddof=1)) if len(values) >= 2 else
-            float("nan"), mean_bias=bias, bias_ratio=ratio, predicted=predicted,
+            mean_stderr=se, sd=sd, mean_bias=bias, bias_ratio=ratio, predicted=predicted,
             reported=reported,
-            verdict=(_verdict(reported, c_lo, c_hi, nominal, predicted)
+            verdict=(_verdict(reported, c_lo, c_hi, nominal, predicted, se, sd)
                      if not math.isnan(nominal) else "mixed levels"),
         ))
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -214,11 +218,11 @@ def _summary_rows(cells):
     pooled = estimator_coverage(cells)
     for label, g in cells.groupby("estimator", sort=True):
         rep = g[g.reported.astype(bool)]
-        counts = [int((rep.verdict == v).sum()) for v in VERDICTS]
+        counts = [int(rep.verdict.str.startswith(v).sum()) for v in VERDICTS]
         ratios = [float(r) for r in rep.bias_ratio if not math.isnan(float(r))]
         yield [f"`{label}`", _kind_mark(g.kind.iloc[0]), pooled_text(pooled.get(label)),
                f"{len(rep)}/{len(g)}", *counts, f"{int(g.failed.sum())}/{int(g.runs.sum())}",
-               _f(_median(ratios), ".2f")]
+               _f(_median(ratios), ".3g")]
 
 
 def pooled_text(pooled) -> str:
@@ -257,7 +261,7 @@ def _cell_rows(cells):
         yield [f"`{r.estimator}`", _kind_mark(r.kind), f"`{r.task}`", r.n, f"{r.true_mi:.4f}",
                r.ci_method, f"{r.with_ci}/{r.runs}", r.failed or "", cov,
                _f(r.mean_width), _f(r.mean_bias, "+.4f"), _f(r.mean_stderr), _f(r.sd),
-               _f(r.bias_ratio, ".2f"), _f(r.predicted, ".2f"), r.verdict]
+               _f(r.bias_ratio, ".3g"), _f(r.predicted, ".2f"), r.verdict]
 
 
 CELL_HEADER = ["estimator", "kind", "task", "n", "true MI", "CI method", "seeds with CI",
@@ -298,7 +302,9 @@ def render_markdown(lb) -> str:
             "(below 0.95, and the bias explains it: *bias predicts* is not above the Wilson "
             "interval); *under: too narrow* (below even what the bias predicts: the se "
             "understates the spread; compare *mean se* with *sd of values*); *over: too wide* "
-            "(above 0.95: the se overstates the spread).",
+            "(above 0.95: the se overstates the spread); *, se < sd/2*: the mean se is less "
+            "than half the sd of the values over the seeds (far beyond the chance spread of "
+            "an sd from 10 seeds), so the interval's standard error is itself wrong.",
             "- A lower bound's interval is for the bound itself, so it undercovers the truth "
             "by design where the bound is loose.",
             "- Failed runs are counted (`failed`) and carry no interval; ok runs without an "

@@ -214,7 +214,7 @@ def _coverage_figure(plt, sns, cells, path: Path) -> Path:
     right.set_title("Coverage fails where the bias dominates the width", fontsize=8)
     handles = [plt.Line2D([], [], color=colours[t], marker="o", ls="", ms=4, label=t)
                for t in tasks]
-    handles += [plt.Line2D([], [], color="grey", marker=markers[n], ls="", ms=4,
+    handles += [plt.Line2D([], [], color="black", marker=markers[n], ls="", ms=4, mfc="none",
                            label=f"n = {n}") for n in ns]
     handles += [plt.Line2D([], [], color="black", lw=0.9, label="normal, se right: "
                            "Φ(q(1−r)) + Φ(q(1+r)) − 1")]

@@ -130,7 +130,8 @@ def test_verdicts_tell_bias_from_a_too_narrow_interval_and_from_a_too_wide_one()
     rows += [_row(s, estimator="fine") for s in range(10)]
     cells = coverage_cells(_frame(rows)).set_index("estimator")
     assert cells.verdict.to_dict() == {"biased": "under: bias", "fine": "consistent",
-                                       "narrow": "under: too narrow", "wide": "over: too wide"}
+                                       "narrow": "under: too narrow, se < sd/2",
+                                       "wide": "over: too wide"}
     assert cells.coverage["biased"] == 0 and cells.predicted["biased"] < 1e-6
     assert cells.predicted["narrow"] == pytest.approx(0.95, abs=1e-3)  # no bias: 0.95 predicted
 
