@@ -6,7 +6,10 @@
   samples needed, one table per task, failures;
 * ``leaderboard.csv`` — one row per estimator × task × n (all stored n);
 * ``leaderboard.html`` — the same tables, sortable (click a header), self-contained, no network;
-* ``figures/*.png`` — see :mod:`mibench.plots`.
+* ``figures/*.png`` — see :mod:`mibench.plots`;
+* ``coverage.md``, ``coverage.csv`` (and ``figures/coverage.png``, a ranking column) — only with
+  a coverage store (``--coverage-db``, default ``OUT/coverage.sqlite``): the coverage of the true
+  MI by the stored 95 % intervals, see :mod:`mibench.coverage`.
 
 Regenerating from the same store (and the same code) gives byte-identical md, csv and html:
 everything is sorted, floats have fixed formats, and provenance comes from the stored rows
