@@ -27,6 +27,8 @@ version; runs "not applicable" and dependence measures, whose value is not in na
   standard deviation mean_stderr: Φ((h − |b|)/se) + Φ((h + |b|)/se) − 1, h = mean_width / 2,
   b = mean_bias, se = mean_stderr (:func:`bias_coverage`).
 * ``nominal``: the level the intervals were made for (``diagnostics["ci"]["level"]``; 0.95).
+* The truth is the stored ``true_mi``; a Monte-Carlo truth's own standard error (``true_mi_stderr``,
+  e.g. 0.0005 nats for ``labels-4-2-2.0``) is not added to the intervals.
 
 Why coverage of the truth fails: an interval value ± q·se describes the sampling spread of the
 value around the quantity the estimator converges to at this n, Î_n; it covers the true MI I
