@@ -3,7 +3,9 @@
 ``python -m mibench leaderboard`` reads every stored run (the store is its only input) and writes
 
 * ``leaderboard.md`` — provenance, rankings per suite, dependence measures, consistency checks,
-  samples needed, one table per task, failures;
+  samples needed, mibench against bmi's published numbers (for the bmi ids in the store), one
+  table per task (with a "bmi published" column on the bmi ids that bmi's table covers),
+  failures;
 * ``leaderboard.csv`` — one row per estimator × task × n (all stored n);
 * ``leaderboard.html`` — the same tables, sortable (click a header), self-contained, no network;
 * ``figures/*.png`` — see :mod:`mibench.plots`;
@@ -49,6 +51,11 @@ Versions: only each estimator's newest stored ``estimator_version`` and each tas
 
 Samples needed: per task, the smallest stored n from which the estimate stays within the band
 at every larger stored n (needs ≥ 2 stored n).
+
+Against bmi's published numbers: on the bmi ids (suites ``bmi-v1`` ∪ ``bmi-v2``) at the table n,
+our estimate minus the value bmi publishes for the same task, n and estimator family
+(:mod:`mibench.bmi_published`; its table ``mibench/data/bmi_published.csv`` cites a source per
+row); per estimator the median and maximum |ours − bmi's| over the tasks compared.
 """
 
 from __future__ import annotations
@@ -94,6 +101,9 @@ class Leaderboard:
     suite: str | None = None
     figures: list = field(default_factory=list)
     not_applicable: list = field(default_factory=list)  # [(label, task, n, reason)]
+    bmi_tasks: list = field(default_factory=list)  # bmi ids with nat-valued cells at n
+    published: object = None  # DataFrame: our cells beside bmi's published values (at n)
+    published_tasks: list = field(default_factory=list)  # bmi ids the reference table covers
     coverage: object = None  # DataFrame of mibench.coverage.coverage_cells, or None
     coverage_provenance: list = field(default_factory=list)  # [(key, value)] of its runs
 
@@ -225,12 +235,14 @@ def _cell(g, true, tse, kind):
 
 
 def build(df, suite: str | None = None, n_samples: int | None = None,
-          coverage=None) -> Leaderboard:
+          published=None, coverage=None) -> Leaderboard:
     """Aggregate stored runs (a :func:`mibench.load_results` DataFrame) into a leaderboard.
 
     ``suite`` restricts the accuracy tables to the tasks of that registered suite; ``n_samples``
     picks the n of the rankings and per-task tables (default: the n with the most stored cells,
-    ties to the largest). Raises ``ValueError`` for an n that is not stored.
+    ties to the largest). Raises ``ValueError`` for an n that is not stored. ``published``: bmi's
+    published values to compare with (a :func:`mibench.bmi_published.load_bmi_published` table
+    or a path to one; default: the table shipped with mibench).
 
     ``coverage``: the runs (same columns) of the coverage sweep, usually a separate store (see
     :mod:`mibench.coverage`); when some of its cells have ≥ 10 seeds with an interval, the
@@ -345,6 +357,7 @@ def build(df, suite: str | None = None, n_samples: int | None = None,
             if len(bad):
                 failures.append((label, tid, int(n), len(bad), len(g),
                                  str(bad.error.iloc[0]).splitlines()[0]))
+    bmi_tasks, compared, covered = _against_bmi(acc, at_n, labels, published)
     cov_cells, cov_prov = None, []
     if coverage is not None:
         from mibench.coverage import coverage_cells, estimator_coverage, has_coverage
@@ -360,8 +373,53 @@ def build(df, suite: str | None = None, n_samples: int | None = None,
     return Leaderboard(cells=cells, n=n_sel, ns=ns, rankings=rankings, dependence=dependence,
                        consistency=consistency, samples_needed=samples,
                        provenance=provenance, failures=failures, suite=suite,
-                       not_applicable=not_applicable, coverage=cov_cells,
+                       not_applicable=not_applicable, bmi_tasks=bmi_tasks, published=compared,
+                       published_tasks=covered, coverage=cov_cells,
                        coverage_provenance=cov_prov)
+
+
+PUBLISHED_COLUMNS = ["estimator", "task", "n", "bmi_estimator", "stat", "seeds", "bmi_value",
+                     "ours", "diff", "source"]
+
+
+def _against_bmi(acc, at_n, labels, published):
+    """Our nat-valued cells at the table n beside bmi's published values for the same task, n
+    and estimator family. Returns (bmi ids with such a cell, comparisons DataFrame, bmi ids of
+    those that the reference table covers at any n). ``ours`` is our mean over ok runs, or our
+    median where bmi publishes a median; ``diff`` = ours − bmi's."""
+    import numpy as np
+    import pandas as pd
+
+    from mibench.bmi_published import bmi_task_ids, load_bmi_published
+
+    empty = pd.DataFrame(columns=PUBLISHED_COLUMNS)
+    nat = at_n[at_n.kind.ne("dependence") & (at_n.ok > 0)] if len(at_n) else at_n
+    if not len(nat):
+        return [], empty, []
+    bmi_tasks = sorted(set(nat.task) & bmi_task_ids())
+    if not bmi_tasks:
+        return [], empty, []
+    if published is None or isinstance(published, (str, os.PathLike)):
+        published = load_bmi_published(published)
+    ref = published[published.task_id.isin(bmi_tasks)]
+    covered = sorted(set(ref.task_id))
+    base = {label: est for (est, _), label in labels.items()}
+    rows = []
+    for r in nat[nat.task.isin(covered)].sort_values(["task", "estimator"]).itertuples():
+        est = base[r.estimator]
+        matches = ref[(ref.task_id == r.task) & (ref.n == r.n) & (ref.mibench_estimator == est)]
+        for m in matches.sort_values("bmi_estimator").itertuples():
+            if m.stat == "median":
+                g = acc[(acc.label == r.estimator) & (acc.task_id == r.task)
+                        & (acc.n_samples == r.n) & (acc.status == "ok")]
+                ours = float(np.median(g.value.to_numpy(float)))
+            else:
+                ours = float(r.mean)
+            rows.append(dict(estimator=r.estimator, task=r.task, n=int(r.n),
+                             bmi_estimator=m.bmi_estimator, stat=m.stat, seeds=int(m.seeds),
+                             bmi_value=float(m.value), ours=ours, diff=ours - float(m.value),
+                             source=m.source))
+    return bmi_tasks, pd.DataFrame(rows, columns=PUBLISHED_COLUMNS), covered
 
 
 def _ranking(at_n, task_ids, consistency):
@@ -475,10 +533,13 @@ def _provenance(df, n_stale=0, n_stale_tasks=0):
 
 
 def _md_table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    def cell(c):
+        return str(c).replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(map(cell, header)) + " |",
+           "|" + "|".join("---" for _ in header) + "|"]
     for r in rows:
-        out.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in r)
-                   + " |")
+        out.append("| " + " | ".join(map(cell, r)) + " |")
     return "\n".join(out)
 
 
@@ -513,19 +574,55 @@ def _truth_text(t, tse):
     return f"{t:.4f}" + (f" ± {tse:.4f}" if tse else "")
 
 
-def _task_rows(sub):
+def _task_rows(sub, published=None):
+    """Rows of a per-task table; ``published`` (label -> text) adds the "bmi published" column."""
     for r in sub.itertuples():
         flags = []
         if r.failed:
             flags.append(f"{r.failed} failed")
         if r.bound_flag:
             flags.append("⚠ " + r.bound_flag)
+        bmi = [published.get(r.estimator, "—")] if published is not None else []
         yield [f"`{r.estimator}`", _kind_mark(r.kind),
-               f"{_f(r.mean)} ± {_f(r.std)}" if r.ok else "—",
+               f"{_f(r.mean)} ± {_f(r.std)}" if r.ok else "—", *bmi,
                _f(r.bias, "+.4f"), _f(r.rmse),
                _f(r.log2_ratio, ".3f") if r.score_basis == "log2_ratio" else
                (_f(r.score, ".4f") if r.score_basis == "abs_nats" else "—"),
                f"{r.ok}/{r.runs}", _f(r.time_s, ".3g"), "; ".join(flags)]
+
+
+def _against_bmi_md(lb: Leaderboard) -> list[str]:
+    """The section "Against bmi's published numbers" (nothing when no bmi id is stored)."""
+    from mibench.bmi_published import NOTE
+
+    if not lb.bmi_tasks:
+        return []
+    out = [f"## Against bmi's published numbers (n = {lb.n})", "",
+           f"{len(lb.bmi_tasks)} bmi ids are in the store at n = {lb.n}. For each, our estimate "
+           "(the mean over our seeds, or the median where bmi publishes a median) minus the "
+           "value bmi publishes for the same task, n and estimator family (bmi's KSG → `ksg`, "
+           "CCA → `gaussian`, InfoNCE → `infonce`, MINE → `mine`, NWJ → `nwj`, "
+           "Donsker-Varadhan → `dv`); the per-task tables show bmi's value beside ours.", ""]
+    pub = lb.published
+    if pub is None or not len(pub):
+        covered = (f"bmi's table covers {len(lb.published_tasks)} of them, but none at "
+                   f"n = {lb.n} for an estimator of the store. " if lb.published_tasks else "")
+        return out + [f"No published value to compare with: {covered}{NOTE}", ""]
+    rows = []
+    for lab, g in pub.groupby("estimator", sort=True):
+        d = [float(x) for x in g["diff"]]
+        rows.append([f"`{lab}`", ", ".join(sorted(set(g.bmi_estimator))),
+                     f"{g.task.nunique()}/{len(lb.bmi_tasks)}",
+                     _f(_median([abs(x) for x in d])), _f(_median(d), "+.4f"),
+                     _f(max(abs(x) for x in d))])
+    out += [_md_table(["estimator", "bmi's", "tasks compared", "median |ours − bmi's|",
+                       "median (ours − bmi's)", "max |ours − bmi's|"], rows), ""]
+    out += ["Sources of bmi's values:", ""]
+    for src in sorted(set(pub.source)):
+        g = pub[pub.source == src]
+        stats = ", ".join(f"{st} of {k} seeds" for st, k in sorted(set(zip(g.stat, g.seeds))))
+        out.append(f"- {src} ({stats}; {g.task.nunique()} tasks)")
+    return out + [""]
 
 
 def render_markdown(lb: Leaderboard) -> str:
@@ -600,6 +697,7 @@ def render_markdown(lb: Leaderboard) -> str:
             rows.append([f"`{lab}`", f"{len(reached)}/{len(g)}",
                          str(int(sorted(reached)[len(reached) // 2])) if len(reached) else "—"])
         out += [_md_table(["estimator", "tasks reached", "median n needed"], rows), ""]
+    out += _against_bmi_md(lb)
     if lb.figures:
         out += ["## Figures", ""]
         out += [f"![{Path(f).stem}](figures/{Path(f).name})" for f in lb.figures] + [""]
@@ -616,8 +714,16 @@ def render_markdown(lb: Leaderboard) -> str:
                 ""]
         score_head = ("median |est| (nats)" if abs(r0.true_mi) <= ZERO
                       else "bmi score")
-        out += [_md_table(["estimator", "kind", "mean ± std", "bias", "RMSE", score_head,
-                           "ok", "time (s)", "flags"], _task_rows(sub)), ""]
+        published, bmi_head = None, []
+        if tid in lb.published_tasks:  # a bmi id that bmi's reference table covers
+            pub = lb.published[lb.published.task == tid]
+            published = {lab: "; ".join(f"{v:.4f} ({b})" for b, v in zip(g.bmi_estimator,
+                                                                        g.bmi_value))
+                         for lab, g in pub.groupby("estimator", sort=True)}
+            bmi_head = ["bmi published"]
+        out += [_md_table(["estimator", "kind", "mean ± std", *bmi_head, "bias", "RMSE",
+                           score_head, "ok", "time (s)", "flags"], _task_rows(sub, published)),
+                ""]
     if lb.not_applicable:
         out += ["## Not applicable", "",
                 "Not run: the estimator declares that it cannot handle the task (e.g. "
