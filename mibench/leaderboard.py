@@ -8,7 +8,10 @@
   failures;
 * ``leaderboard.csv`` — one row per estimator × task × n (all stored n);
 * ``leaderboard.html`` — the same tables, sortable (click a header), self-contained, no network;
-* ``figures/*.png`` — see :mod:`mibench.plots`.
+* ``figures/*.png`` — see :mod:`mibench.plots`;
+* ``coverage.md``, ``coverage.csv`` (and ``figures/coverage.png``, a ranking column) — only with
+  a coverage store (``--coverage-db``, default ``OUT/coverage.sqlite``): the coverage of the true
+  MI by the stored 95 % intervals, see :mod:`mibench.coverage`.
 
 Regenerating from the same store (and the same code) gives byte-identical md, csv and html:
 everything is sorted, floats have fixed formats, and provenance comes from the stored rows
@@ -101,6 +104,8 @@ class Leaderboard:
     bmi_tasks: list = field(default_factory=list)  # bmi ids with nat-valued cells at n
     published: object = None  # DataFrame: our cells beside bmi's published values (at n)
     published_tasks: list = field(default_factory=list)  # bmi ids the reference table covers
+    coverage: object = None  # DataFrame of mibench.coverage.coverage_cells, or None
+    coverage_provenance: list = field(default_factory=list)  # [(key, value)] of its runs
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -230,14 +235,20 @@ def _cell(g, true, tse, kind):
 
 
 def build(df, suite: str | None = None, n_samples: int | None = None,
-          published=None) -> Leaderboard:
+          published=None, coverage=None) -> Leaderboard:
     """Aggregate stored runs (a :func:`mibench.load_results` DataFrame) into a leaderboard.
 
     ``suite`` restricts the accuracy tables to the tasks of that registered suite; ``n_samples``
     picks the n of the rankings and per-task tables (default: the n with the most stored cells,
     ties to the largest). Raises ``ValueError`` for an n that is not stored. ``published``: bmi's
     published values to compare with (a :func:`mibench.bmi_published.load_bmi_published` table
-    or a path to one; default: the table shipped with mibench)."""
+    or a path to one; default: the table shipped with mibench).
+
+    ``coverage``: the runs (same columns) of the coverage sweep, usually a separate store (see
+    :mod:`mibench.coverage`); when some of its cells have ≥ 10 seeds with an interval, the
+    rankings gain the column "CI coverage of the truth" (pooled over the cells of the
+    ``coverage`` suite) and ``coverage.md``/``coverage.csv``/``figures/coverage.png`` are
+    written. They never enter the rankings' scores."""
     import pandas as pd
 
     from mibench.registry import list_suites, list_tasks
@@ -347,11 +358,24 @@ def build(df, suite: str | None = None, n_samples: int | None = None,
                 failures.append((label, tid, int(n), len(bad), len(g),
                                  str(bad.error.iloc[0]).splitlines()[0]))
     bmi_tasks, compared, covered = _against_bmi(acc, at_n, labels, published)
+    cov_cells, cov_prov = None, []
+    if coverage is not None:
+        from mibench.coverage import coverage_cells, estimator_coverage, has_coverage
+
+        c = coverage_cells(coverage)
+        if has_coverage(c):
+            cov_cells = c
+            cov_prov = _provenance(coverage)
+            pooled = estimator_coverage(c, list_tasks(suite="coverage"))
+            for _, _, tab in rankings:
+                if len(tab):
+                    tab["ci_coverage"] = [pooled.get(lab) for lab in tab.estimator]
     return Leaderboard(cells=cells, n=n_sel, ns=ns, rankings=rankings, dependence=dependence,
                        consistency=consistency, samples_needed=samples,
                        provenance=provenance, failures=failures, suite=suite,
                        not_applicable=not_applicable, bmi_tasks=bmi_tasks, published=compared,
-                       published_tasks=covered)
+                       published_tasks=covered, coverage=cov_cells,
+                       coverage_provenance=cov_prov)
 
 
 PUBLISHED_COLUMNS = ["estimator", "task", "n", "bmi_estimator", "stat", "seeds", "bmi_value",
@@ -528,11 +552,22 @@ RANK_HEADER = ["rank", "estimator", "kind", "mean rank", "tasks run", "within ba
                "independence", "data processing", "additivity"]
 
 
+COVERAGE_HEADER = "CI coverage of the truth"
+
+
+def _rank_header(tab):
+    return RANK_HEADER + ([COVERAGE_HEADER] if "ci_coverage" in tab else [])
+
+
 def _ranking_rows(tab):
+    cov = "ci_coverage" in tab
+    if cov:
+        from mibench.coverage import pooled_text
     for r in tab.itertuples():
         yield [r.rank, f"`{r.estimator}`", _kind_mark(r.kind), f"{r.mean_rank:.2f}", r.tasks,
                r.within_band, _f(r.median_log2, ".3f"), r.failed, _f(r.time_s, ".3g"),
-               r.bound_flags or "", r.independence, r.data_processing, r.additivity]
+               r.bound_flags or "", r.independence, r.data_processing, r.additivity,
+               *([pooled_text(r.ci_coverage)] if cov else [])]
 
 
 def _truth_text(t, tse):
@@ -615,11 +650,24 @@ def render_markdown(lb: Leaderboard) -> str:
             "independence = mean estimate on independent data (pass if ≤ 0.05 nats); data "
             "processing = Î([X,X];[Y,Y³]) / Î(X;Y) (pass within 10 % of 1); additivity = "
             "Î([X₁,X₂];[Y₁,Y₂]) / Î(X;Y) (pass within 10 % of 2).",
-            "- Failures are counted in every table and listed at the end.", ""]
+            "- Failures are counted in every table and listed at the end."]
+    if lb.coverage is not None:
+        from mibench.coverage import MIN_SEEDS
+
+        out += ["- **CI coverage of the truth**: the fraction of seeds whose 95 % interval "
+                "contains the true MI, pooled over the cells (task × n) of the `coverage` suite "
+                f"with ≥ {MIN_SEEDS} seeds (covered/seeds), from the separate coverage runs; "
+                "not part of the rank. See [coverage.md](coverage.md)."]
+    out += [""]
     for title, ids, tab in lb.rankings:
         out += [f"## Ranking — {title} ({len(ids)} tasks, n = {lb.n})", ""]
-        out += [_md_table(RANK_HEADER, _ranking_rows(tab)) if len(tab) else "(no nat-valued "
-                "estimators run on these tasks)", ""]
+        out += [_md_table(_rank_header(tab), _ranking_rows(tab)) if len(tab) else "(no "
+                "nat-valued estimators run on these tasks)", ""]
+    if lb.coverage is not None:
+        from mibench.coverage import summary_markdown
+
+        out += ["## Coverage of the truth by the 95 % intervals", ""]
+        out += summary_markdown(lb) + [""]
     if lb.dependence is not None:
         out += ["## Dependence measures (not in nats)", "",
                 "Spearman ρ between the mean value and the true MI across the tasks of each "
@@ -773,8 +821,11 @@ def render_html(lb: Leaderboard) -> str:
                          r.median_log2 if math.isfinite(r.median_log2) else "inf"
                          if r.median_log2 == INF else "", row[7], _csvf(r.time_s), row[9],
                          row[10], row[11], row[12]]
+                if "ci_coverage" in tab:
+                    c = r.ci_coverage
+                    sortv.append(_csvf(c[0] / c[1]) if c else "")
                 rows.append(list(zip([str(c).strip("`") for c in row], sortv)))
-            parts.append(_html_table(RANK_HEADER, rows))
+            parts.append(_html_table(_rank_header(tab), rows))
     header = ["estimator", "kind", "task", "family", "n", "true MI", "mean", "std", "bias",
               "RMSE", "bmi score", "score", "ok", "time (s)", "flags"]
     rows = []
@@ -791,6 +842,12 @@ def render_html(lb: Leaderboard) -> str:
                             if x),) * 2]
         rows.append(vals)
     parts += ["<h2>All cells (estimator × task × n)</h2>", _html_table(header, rows)]
+    if lb.coverage is not None:
+        from mibench.coverage import html_rows
+
+        header, rows = html_rows(lb.coverage)
+        parts += ["<h2>Coverage of the true MI by the 95 % intervals (coverage runs; see "
+                  "coverage.md)</h2>", _html_table(header, rows)]
     if lb.not_applicable:
         parts += ["<h2>Not applicable (not run; not failures)</h2>",
                   _html_table(["estimator", "task", "n", "reason"],
@@ -809,10 +866,20 @@ def _figure_names(lb):
     return figure_names(lb)
 
 
+#: Written only when the leaderboard has coverage runs (removed by ``write`` otherwise).
+COVERAGE_FILES = ("coverage.md", "coverage.csv")
+
+
 def render_all(lb: Leaderboard) -> dict[str, str]:
     lb.figures = _figure_names(lb)
-    return {"leaderboard.md": render_markdown(lb), "leaderboard.csv": render_csv(lb),
-            "leaderboard.html": render_html(lb)}
+    texts = {"leaderboard.md": render_markdown(lb), "leaderboard.csv": render_csv(lb),
+             "leaderboard.html": render_html(lb)}
+    if lb.coverage is not None:
+        from mibench.coverage import render_csv as coverage_csv
+        from mibench.coverage import render_markdown as coverage_md
+
+        texts.update({"coverage.md": coverage_md(lb), "coverage.csv": coverage_csv(lb.coverage)})
+    return texts
 
 
 def write(lb: Leaderboard, out: str | os.PathLike, figures: bool = True) -> list[Path]:
@@ -825,6 +892,9 @@ def write(lb: Leaderboard, out: str | os.PathLike, figures: bool = True) -> list
         path = out / name
         path.write_text(text, encoding="utf-8", newline="\n")
         written.append(path)
+    for name in COVERAGE_FILES:
+        if name not in texts and (out / name).is_file():
+            (out / name).unlink()  # stale: the store no longer has coverage runs
     if figures:
         from mibench.plots import save_figures
 
@@ -842,7 +912,11 @@ def check(lb: Leaderboard, out: str | os.PathLike) -> list[str]:
     Figures are checked for presence only (their bytes depend on the matplotlib version)."""
     out = Path(out)
     problems = []
-    for name, text in render_all(lb).items():
+    texts = render_all(lb)
+    for name in COVERAGE_FILES:
+        if name not in texts and (out / name).exists():
+            problems.append(f"{name} is stale (no coverage runs in the coverage store)")
+    for name, text in texts.items():
         path = out / name
         if not path.exists():
             problems.append(f"{name} missing")
@@ -875,10 +949,27 @@ def store_for(db, out) -> Path:
     return own if own.is_file() else default_db_path()
 
 
+def coverage_store_for(coverage_db, out) -> Path | None:
+    """The store of the coverage runs: ``--coverage-db`` when given, else ``OUT/coverage.sqlite``
+    when it exists (``results/coverage.sqlite`` for the committed ``results/``), else None (no
+    coverage: nothing about it is written)."""
+    if coverage_db:
+        return Path(coverage_db).expanduser()
+    own = Path(out) / COVERAGE_DB
+    return own if own.is_file() else None
+
+
+#: File name of the coverage store inside an output folder.
+COVERAGE_DB = "coverage.sqlite"
+
+
 def _add_common(p, default_out="results"):
     p.add_argument("--db", help="results database (default: OUT/results.sqlite when the output "
                                 "folder has one, else $MIBENCH_DB or "
                                 "~/.local/share/mibench/results.sqlite)")
+    p.add_argument("--coverage-db", metavar="PATH",
+                   help="store of the coverage runs (>= 10 seeds with intervals; default: "
+                        f"OUT/{COVERAGE_DB} when it exists, else none)")
     p.add_argument("--out", default=default_out, help="output folder (default: results)")
     p.add_argument("--suite", "-s", help="restrict the tables to the tasks of this suite")
 
@@ -908,12 +999,15 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     import shlex
 
     db = store_for(args.db, args.out)
-    lb = build(_load(db), suite=args.suite, n_samples=args.n_samples)
+    cov_db = coverage_store_for(args.coverage_db, args.out)
+    lb = build(_load(db), suite=args.suite, n_samples=args.n_samples,
+               coverage=None if cov_db is None else _load(cov_db))
     if args.check:
         problems = check(lb, args.out)
         if problems:
             again = ["python", "-m", "mibench", "leaderboard", "--db", str(db), "--out",
                      str(args.out)]
+            again += ["--coverage-db", str(cov_db)] if args.coverage_db else []
             again += ["--suite", args.suite] if args.suite else []
             again += ["--n-samples", str(args.n_samples)] if args.n_samples else []
             print(f"{args.out} is out of date: {'; '.join(problems)} "
@@ -965,7 +1059,9 @@ def run_bench(args: argparse.Namespace) -> int:
         print_lost(run_consistency(estimators, args.consistency_n, args.seeds, db=db,
                                    progress=not args.quiet, **parallel))
     n = max(args.n_samples)
-    lb = build(_load(db), suite=suite, n_samples=n)
+    cov_db = coverage_store_for(args.coverage_db, args.out)
+    lb = build(_load(db), suite=suite, n_samples=n,
+               coverage=None if cov_db is None else _load(cov_db))
     written = write(lb, args.out)
     print(f"wrote {len(written)} files to {args.out}/")
     return 0

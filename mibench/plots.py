@@ -9,7 +9,11 @@ regenerating from the same store with the same library versions gives the same b
 * ``error_vs_n.png`` / ``time_vs_n.png`` — median over tasks of the bmi score / mean wall time
   against n (only when several n are stored);
 * ``samples_needed.png`` — smallest n from which the estimate stays within the band, per
-  estimator × task (only when several n are stored).
+  estimator × task (only when several n are stored);
+* ``coverage.png`` — only with coverage runs (:mod:`mibench.coverage`): left, the empirical
+  coverage of the true MI by each cell's 95 % intervals (one point per task × n, with its Wilson
+  interval) per estimator against the nominal 0.95; right, coverage against |bias| / half-width,
+  with the coverage a normal estimate with that bias would have.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ def figure_names(lb) -> list[str]:
         names += ["error_vs_n.png", "time_vs_n.png"]
         if lb.samples_needed is not None and len(lb.samples_needed):
             names.append("samples_needed.png")
+    if getattr(lb, "coverage", None) is not None:
+        names.append("coverage.png")
     return names
 
 
@@ -150,4 +156,68 @@ def save_figures(lb, out_dir) -> list[Path]:
                     cbar_kws={"label": "log₁₀ n needed"})
         ax.set_title("Samples needed to stay within the band", fontsize=8)
         made.append(_save(fig, out_dir / "samples_needed.png"))
+    if "coverage.png" in names:
+        made.append(_coverage_figure(plt, sns, lb.coverage, out_dir / "coverage.png"))
     return made
+
+
+def _coverage_figure(plt, sns, cells, path: Path) -> Path:
+    import numpy as np
+
+    from mibench.coverage import normal_coverage
+
+    rep = cells[cells.reported.astype(bool)].sort_values(["estimator", "task", "n"])
+    labels = sorted(rep.estimator.unique())
+    tasks = sorted(rep.task.unique())
+    ns = sorted(int(n) for n in rep.n.unique())
+    colours = dict(zip(tasks, sns.color_palette("tab10", max(len(tasks), 1))))
+    markers = dict(zip(ns, "osD^v<>P*X"))
+    nominal = float(rep.nominal.iloc[0])
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(12.5, max(4.5, 0.55 * len(labels) + 1.5)),
+        gridspec_kw={"width_ratios": [1.3, 1]})
+    slots = len(tasks) * len(ns)
+    for i, lab in enumerate(labels):
+        for j, (t, n) in enumerate((t, n) for t in tasks for n in ns):
+            r = rep[(rep.estimator == lab) & (rep.task == t) & (rep.n == n)]
+            if not len(r):
+                continue
+            r = r.iloc[0]
+            yy = i + (j + 0.5) / slots * 0.7 - 0.35  # a row per estimator, cells side by side
+            left.errorbar(r.coverage, yy, xerr=[[r.coverage - r.cov_low],
+                                                [r.cov_high - r.coverage]],
+                          fmt=markers[n], color=colours[t], ms=3.5, lw=0.7, capsize=0)
+    left.axvline(nominal, color="black", lw=0.9, ls="--")
+    left.set_yticks(range(len(labels)), labels, fontsize=7)
+    left.set_ylim(len(labels) - 0.5, -0.5)
+    left.set_xlim(-0.02, 1.02)
+    left.set_xlabel(f"empirical coverage of the true MI (nominal {nominal:.2f}, dashed); "
+                    "bars: Wilson 95 %")
+    left.set_title("Coverage per estimator (one point per task × n)", fontsize=8)
+    lo, hi = 1e-2, 1e2
+    ratio = rep.bias_ratio.astype(float).clip(lo, hi)
+    for t in tasks:
+        for n in ns:
+            sel = (rep.task == t) & (rep.n == n)
+            if sel.any():
+                right.scatter(ratio[sel], rep.coverage[sel], color=colours[t], marker=markers[n],
+                              s=14, alpha=0.8, linewidths=0)
+    grid = np.logspace(-2, 2, 200)
+    right.plot(grid, [normal_coverage(g, nominal) for g in grid], color="black", lw=0.9,
+               label="normal estimate, right se")
+    right.axhline(nominal, color="black", lw=0.6, ls="--")
+    right.set_xscale("log")
+    right.set_xlim(lo * 0.8, hi * 1.25)
+    right.set_ylim(-0.02, 1.02)
+    right.set_xlabel("|mean bias| / mean half-width (clipped to [0.01, 100])")
+    right.set_ylabel("empirical coverage of the true MI")
+    right.set_title("Coverage fails where the bias dominates the width", fontsize=8)
+    handles = [plt.Line2D([], [], color=colours[t], marker="o", ls="", ms=4, label=t)
+               for t in tasks]
+    handles += [plt.Line2D([], [], color="black", marker=markers[n], ls="", ms=4, mfc="none",
+                           label=f"n = {n}") for n in ns]
+    handles += [plt.Line2D([], [], color="black", lw=0.9, label="normal, se right: "
+                           "Φ(q(1−r)) + Φ(q(1+r)) − 1")]
+    right.legend(handles=handles, fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return _save(fig, path)

@@ -7,13 +7,18 @@ import pytest
 from conftest import REPO, run_cli
 
 STORE = REPO / "results" / "results.sqlite"
+COVERAGE = REPO / "results" / "coverage.sqlite"  # the coverage runs, when committed
 
 
 @pytest.mark.skipif(not STORE.exists(), reason="no committed results store")
 def test_committed_leaderboard_is_current(tmp_path):
     db = tmp_path / "results.sqlite"
     shutil.copy(STORE, db)  # never open the committed file itself (SQLite may touch it)
-    proc = run_cli("leaderboard", "--db", db, "--out", REPO / "results", "--check",
+    extra = []
+    if COVERAGE.exists():
+        shutil.copy(COVERAGE, tmp_path / "coverage.sqlite")
+        extra = ["--coverage-db", tmp_path / "coverage.sqlite"]
+    proc = run_cli("leaderboard", "--db", db, "--out", REPO / "results", "--check", *extra,
                    env={"MPLBACKEND": "Agg"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
