@@ -81,6 +81,32 @@ def test_bad_hyperparameters():
         ib.train("therml", "digits", epochs=1)
 
 
+def test_decoder_family_option_keeps_the_stored_keys():
+    """``decoder`` picks the family of decoder and classifier; it enters the hyperparameters (the
+    stored run key) only when given, so the runs of the first version (per-entry) keep theirs."""
+    from mibench.ib.datasets import make_dataset
+    from mibench.ib.training import run_params
+
+    ds = make_dataset("rd-toy")
+    default = TherML(1, 2)
+    assert "decoder" not in default.hp
+    assert "decoder" not in run_params(default, 10, [], 1, 1)
+    sizes = {}
+    for kind in (None, "per-entry", "per-x", "per-z"):
+        obj = TherML(1, 2, **({} if kind is None else {"decoder": kind}))
+        obj.setup(ds)
+        net = obj.model
+        sizes[kind] = (net.w_dec.numel(), net.w_cls.numel())
+        log_e, log_d, log_c, _ = net.tables(net.draw(None))
+        assert log_d.shape == (30, 30) and log_c.shape == (30, 2)
+        assert torch.allclose(log_c.exp().sum(1), torch.ones(30, dtype=torch.float64))
+    assert sizes[None] == sizes["per-entry"] == (900, 60)
+    assert sizes["per-x"] == (30, 2) and sizes["per-z"] == (30, 30)
+    assert TherML(1, 2, decoder="per-x").hp["decoder"] == "per-x"
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        TherML(1, 2, decoder="mlp")
+
+
 def test_cli_therml_sweep(tmp_path, capsys):
     from mibench.cli import main
 

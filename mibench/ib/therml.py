@@ -22,10 +22,14 @@ D ≥ H(X|Z,Θ) and C ≥ H(Y|Z,Θ) (per draw of θ, cross-entropy ≥ condition
 averaged); without weight noise Θ is a constant and these are the bounds above. All four are
 computed exactly and stored.
 
-Model family: the encoder, decoder and marginal of :mod:`mibench.ib.rate_distortion` (per-latent
-quadratic encoder logits, per-entry Gaussian-shaped decoder logits, m = softmax(π)) and a
-classifier of the decoder's form, c(y_c | z_i) ∝ exp(−(w^c_ic u_c − b^c_ic)²), u_c the rescaled
-class index. Weight noise (Achille & Soatto 2018, "Emergence of invariance and disentanglement
+Model family: the encoder and marginal of :mod:`mibench.ib.rate_distortion` (per-latent
+quadratic encoder logits, m = softmax(π)), its ``per-entry`` decoder logits by default
+(d(x_j | z_i) ∝ exp(−(w^d_ij t_j − b^d_ij)²): any decoder) and a classifier of the decoder's
+form, c(y_c | z_i) ∝ exp(−(w^c_ic u_c − b^c_ic)²), u_c the rescaled class index. The
+hyperparameter ``decoder`` (stored only when given) selects another family of
+:func:`~mibench.ib.rate_distortion.toy_decoder_logits` for both, e.g. ``per-x``, the β-VAE toy's
+(d ∝ exp(−(w_j s_i − b_j)²), c ∝ exp(−(w_c s_i − b_c)²): 60 + 4 parameters instead of 1 800 +
+60); ``results/ib/therml/README.md`` compares the two on the finite-data claim. Weight noise (Achille & Soatto 2018, "Emergence of invariance and disentanglement
 in deep representations"): every encoder, decoder and classifier parameter is θ_i = θ̄_i ·
 exp(√α_i ξ_i − α_i/2), ξ_i ~ N(0, 1) (log-normal, mean θ̄_i), with learned θ̄_i and ln α_i; the
 marginal's logits are not noisy. With the prior p(θ_i) = N(0, s0²) (s0 = ``prior_std``) the
@@ -55,7 +59,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mibench.ib.rate_distortion import FullBatchRecorder, exact_joint, support_positions
+from mibench.ib.rate_distortion import (DECODERS, FullBatchRecorder, exact_joint, support_positions,
+                                        toy_decoder_logits, toy_decoder_shape)
 
 __all__ = ["TherML", "functionals", "lognormal_kl", "empirical_joint"]
 
@@ -84,17 +89,20 @@ def empirical_joint(task_id: str, n: int, seed: int, shape) -> np.ndarray:
 
 
 class _TherMLNet(nn.Module):
-    def __init__(self, n_x, k, n_y, init_scale, log_alpha0):
+    def __init__(self, n_x, k, n_y, init_scale, log_alpha0, decoder="per-entry"):
         super().__init__()
+        self.decoder = decoder
 
         def g(*shape):
             return nn.Parameter(init_scale * torch.randn(*shape, dtype=torch.float64))
 
         self.register_buffer("t", torch.as_tensor(support_positions(n_x), dtype=torch.float64))
         self.register_buffer("u", torch.as_tensor(support_positions(n_y), dtype=torch.float64))
+        self.register_buffer("s", torch.as_tensor(support_positions(k), dtype=torch.float64))
         self.w_enc, self.b_enc = g(k), g(k)
-        self.w_dec, self.b_dec = g(k, n_x), g(k, n_x)
-        self.w_cls, self.b_cls = g(k, n_y), g(k, n_y)
+        shape_d, shape_c = toy_decoder_shape(decoder, n_x, k), toy_decoder_shape(decoder, n_y, k)
+        self.w_dec, self.b_dec = g(*shape_d), g(*shape_d)
+        self.w_cls, self.b_cls = g(*shape_c), g(*shape_c)
         self.logits_m = nn.Parameter(torch.zeros(k, dtype=torch.float64))
         self.log_alpha = nn.ParameterDict({
             name: nn.Parameter(torch.full_like(getattr(self, name), float(log_alpha0)))
@@ -121,8 +129,10 @@ class _TherMLNet(nn.Module):
         t, u = self.t, self.u
         log_e = torch.log_softmax(-(t[:, None] * theta["w_enc"][None, :]
                                     - theta["b_enc"][None, :]) ** 2, dim=1)
-        log_d = torch.log_softmax(-(theta["w_dec"] * t[None, :] - theta["b_dec"]) ** 2, dim=1)
-        log_c = torch.log_softmax(-(theta["w_cls"] * u[None, :] - theta["b_cls"]) ** 2, dim=1)
+        log_d = torch.log_softmax(toy_decoder_logits(self.decoder, theta["w_dec"], theta["b_dec"],
+                                                     t, self.s), dim=1)
+        log_c = torch.log_softmax(toy_decoder_logits(self.decoder, theta["w_cls"], theta["b_cls"],
+                                                     u, self.s), dim=1)
         return log_e, log_d, log_c, torch.log_softmax(self.logits_m, dim=0)
 
     def weight_kl(self, prior_std):
@@ -171,7 +181,8 @@ class TherML:
     all of ρ, δ, γ zero), ``train_size`` (None: the exact distribution; n ≥ 1: n draws of the
     task, ``data_seed`` 0), ``k`` (30), ``lr`` (0.01), ``init_scale`` (0.1), ``prior_std`` (s0,
     default 1), ``log_alpha0`` (initial ln α, default −6), ``noise_draws`` (θ draws per step, 4),
-    ``eval_draws`` (θ draws of the measurements, 16).
+    ``eval_draws`` (θ draws of the measurements, 16), ``decoder`` (``per-entry``; stored only
+    when given).
     """
 
     full_batch = True
@@ -179,12 +190,15 @@ class TherML:
     defaults = {"rho": 1.0, "delta": 1.0, "gamma": 1.0, "sigma": 0.0, "train_size": None,
                 "data_seed": 0, "k": 30, "lr": 1e-2, "init_scale": 0.1, "prior_std": 1.0,
                 "log_alpha0": -6.0, "noise_draws": 4, "eval_draws": 16}
+    #: hyperparameters stored (and keyed) only when given, so the stored runs of the first
+    #: version keep their keys: ``decoder`` (the family of decoder and classifier)
+    optional = {"decoder": "per-entry"}
 
     def __init__(self, dim_x: int, n_classes: int, **hyperparameters):
-        unknown = sorted(set(hyperparameters) - set(self.defaults))
+        unknown = sorted(set(hyperparameters) - set(self.defaults) - set(self.optional))
         if unknown:
             raise ValueError(f"therml has no hyperparameter {', '.join(map(repr, unknown))}; "
-                             f"known: {', '.join(sorted(self.defaults))}")
+                             f"known: {', '.join(sorted({**self.defaults, **self.optional}))}")
         self.hp = hp = {**self.defaults, **hyperparameters}
 
         def number(name, positive=False):
@@ -205,6 +219,9 @@ class TherML:
             v = hp[name]
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if hp.get("decoder", "per-entry") not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got "
+                             f"{hp['decoder']!r}")
         n = hp["train_size"]
         if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
                               or n < 1):
@@ -226,7 +243,8 @@ class TherML:
                                     self.true_joint.shape)
         self.train_joint = torch.as_tensor(train, dtype=torch.float64)
         self.model = _TherMLNet(len(self.true_joint), int(self.hp["k"]), self.true_joint.shape[1],
-                                float(self.hp["init_scale"]), float(self.hp["log_alpha0"]))
+                                float(self.hp["init_scale"]), float(self.hp["log_alpha0"]),
+                                self.hp.get("decoder", self.optional["decoder"]))
 
     def exact_loss(self):
         hp, net = self.hp, self.model
@@ -320,7 +338,8 @@ def corners_table(db) -> str:
             return "—" if v is None else format(float(v), spec)
 
         n = p.get("train_size")
-        rows.append([corner_name(p), *(format(float(p[k]), "g") for k in ("rho", "delta",
+        name = corner_name(p) + (f" [decoder {p['decoder']}]" if "decoder" in p else "")
+        rows.append([name, *(format(float(p[k]), "g") for k in ("rho", "delta",
                                                                          "gamma", "sigma")),
                      "p* (infinite)" if n is None else f"{n} examples", str(r.seed),
                      f("rate", "variational"), f("distortion", "train-set"),
