@@ -236,7 +236,7 @@ class _InterpolatedFn(torch.autograd.Function):
         marginal = torch.exp(lse_flat - math.log(b * (b - 1)))
         ctx.alpha = alpha
         ctx.save_for_backward(cols, masked, flat, lse_all, lse_loo, lse_flat, marginal,
-                              *(() if ca is None else (la_all, la_loo, ca, lz_all, lz_loo)))
+                              *(() if ca is None else (la_all, la_loo, ca)))
         return 1.0 + joint - marginal
 
     @staticmethod
@@ -255,7 +255,7 @@ class _InterpolatedFn(torch.autograd.Function):
         d_lz_all = -d_diag
         d_a = None
         if ctx.alpha != 1.0:
-            la_all, la_loo, ca, lz_all, lz_loo = rest
+            la_all, la_loo, ca = rest
             d_log_m_all = d_lz_all / (1 + torch.exp(ca - la_all))
             d_a_all = d_lz_all / (1 + torch.exp(la_all - ca))
             d_log_m_loo = d_lz_loo / (1 + torch.exp(ca - la_loo))
