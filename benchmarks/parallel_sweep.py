@@ -36,8 +36,10 @@ def _load() -> str:
 
 
 def _run(db: Path, jobs: int, threads: int | None, n: int, seeds: int,
-         extra: list[str], backend: str = "local") -> tuple[float, float]:
-    """(wall time, CPU time of the command and all its processes) in seconds."""
+         extra: list[str], backend: str = "local", estimators: list[str] | None = None,
+         where: list[str] | None = None) -> tuple[float, float]:
+    """(wall time, CPU time of the command and all its processes) in seconds. ``where``: the
+    task arguments (default ``-t`` and :data:`TASKS`), e.g. ``["--suite", "smoke"]``."""
     code = (
         "import sys, mibench.parallel as p\n"
         f"threads = {threads!r}\n"
@@ -45,7 +47,8 @@ def _run(db: Path, jobs: int, threads: int | None, n: int, seeds: int,
         "from mibench.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
-    args = [sys.executable, "-c", code, "run", "-e", *ESTIMATORS, "-t", *TASKS,
+    args = [sys.executable, "-c", code, "run", "-e", *(estimators or ESTIMATORS),
+            *(where or ["-t", *TASKS]),
             "-n", str(n), "--seeds", str(seeds), "--db", str(db), "-q", "--jobs", str(jobs),
             "--backend", backend, *extra]
     import resource

@@ -2,7 +2,10 @@
 side by side in one run: ``logvar`` (bootstrap resamples by the SVD least-squares fit, one per
 resample, BLAS threads unmanaged, before), ``kde`` (scipy ``logsumexp`` over whole n × n rows, one thread, before) and
 ``alpha`` (the neural trainer before: per-tensor Adam, ``train()`` every step, a fresh diagonal
-mask per loss). n = 5000 on ``multinormal-dense-5-5-0.5`` and ``multinormal-dense-25-25-0.5``.
+mask per loss, and the interpolated bound differentiated by autograd; ``prev`` for ``alpha`` is
+the code just before the hand-written backward of :func:`mibench.bounds.interpolated`).
+n = 5000 on ``multinormal-dense-5-5-0.5`` and ``multinormal-dense-25-25-0.5`` (and, for
+``alpha``, the low-dimensional ``1v1-normal-0.75``).
 
 Run: ``python -m pytest benchmarks/test_bench_slow_estimators.py -p no:cacheprovider
 --benchmark-only`` (or ``tox -e bench``). Compare the means inside a group (old vs new); the
@@ -82,7 +85,7 @@ def old_estimator(name):
             def _resample_continuous_values(x, y, draws):  # one SVD fit per resample
                 return [LogVar._continuous_value(x[i], y[i]) for i in draws]
         return OldLogVar()
-    if name == "alpha":
+    if name in ("alpha", "alpha-prev"):
         from mibench.estimators.neural import Alpha
 
         class OldAlpha(Alpha):
@@ -90,14 +93,40 @@ def old_estimator(name):
                 import mibench.bounds as B
                 import mibench.estimators.neural as nn_mod
 
-                saved = nn_mod.fit_bound, B._diag_mask
-                nn_mod.fit_bound, B._diag_mask = old_fit_bound, _fresh_diag_mask
+                saved = nn_mod.fit_bound, B._diag_mask, B.interpolated
+                if name == "alpha":
+                    nn_mod.fit_bound, B._diag_mask = old_fit_bound, _fresh_diag_mask
+                B.interpolated = old_interpolated
                 try:
                     return super()._estimate(x, y)
                 finally:
-                    nn_mod.fit_bound, B._diag_mask = saved
+                    nn_mod.fit_bound, B._diag_mask, B.interpolated = saved
         return OldAlpha()
     raise ValueError(name)
+
+
+def old_interpolated(scores, log_baseline, alpha):
+    """mibench/bounds.py ``interpolated`` before: the composition of torch operations,
+    differentiated by autograd (≈ 40 graph nodes, 17 passes over the B × B matrix backwards)."""
+    import torch
+    from mibench.bounds import _baseline_columns, _check_scores, _diag_mask, logmeanexp_offdiag
+
+    b = _check_scores(scores)
+    a = _baseline_columns(log_baseline, b, scores)
+    alpha = float(alpha)
+    cols = scores.T
+    log_m_all = torch.logsumexp(cols, dim=1) - math.log(b)
+    masked = cols.masked_fill(_diag_mask(b, scores.device), float("-inf"))
+    log_m_loo = torch.logsumexp(masked, dim=1) - math.log(b - 1)
+
+    def log_z(log_m):
+        if alpha == 1.0:
+            return log_m
+        return torch.logaddexp(log_m + math.log(alpha), a + math.log1p(-alpha))
+
+    joint = (torch.diagonal(scores) - log_z(log_m_all)).mean()
+    marginal = torch.exp(logmeanexp_offdiag(scores - log_z(log_m_loo)[None, :]))
+    return 1.0 + joint - marginal
 
 
 def _fresh_diag_mask(b, device):
@@ -165,30 +194,50 @@ def old_fit_bound(module, x_train, y_train, x_val, y_val, *, batch_size=256, lr=
 
 #: How close new must be to old: logvar's value is the same SVD fit (bitwise) and its stderr
 #: differs by the rounding of the normal equations (≤ 3e-13 relative over every registered
-#: task); kde differs only in summation order; alpha trains with the same arithmetic (bitwise).
+#: task); kde differs only in summation order; alpha trains with the same arithmetic (bitwise:
+#: the whole training curve is compared too).
 REL = {"logvar": 1e-10, "kde": 1e-12, "alpha": 0.0}
-ROUNDS = {"logvar": 3, "kde": 3, "alpha": 2}
+ROUNDS = {"logvar": 3, "kde": 3, "alpha": 4}
 
 
-def _run(benchmark, name, task_id, old):
+def _run(benchmark, name, task_id, code):
     x, y = _data(task_id)
-    est = old_estimator(name) if old else mibench.make_estimator(name)
+    if code == "new":
+        est = mibench.make_estimator(name)
+    else:
+        est = old_estimator(name if code == "old" else f"{name}-prev")
     if name == "alpha":  # torch's first use in the process (imports, kernels) is not timed
         mibench.make_estimator("alpha", **mibench.make_estimator("alpha").test_params
                                ).estimate(x[:500], y[:500])
     result = benchmark.pedantic(est.estimate, args=(x, y), rounds=ROUNDS[name], iterations=1)
-    if old:
-        _OLD[name, task_id] = result
+    benchmark.extra_info["loadavg"] = _loadavg()
+    if code != "new":
+        _OLD[name, task_id, code] = result
         return
-    ref = _OLD.get((name, task_id)) or old_estimator(name).estimate(x, y)
+    ref = _OLD.get((name, task_id, "old")) or old_estimator(name).estimate(x, y)
     assert result.value == pytest.approx(ref.value, rel=REL[name], abs=0)
     if ref.stderr is not None:
         assert result.stderr == pytest.approx(ref.stderr, rel=REL[name], abs=0)
+    if name == "alpha":
+        assert result.diagnostics["curve"] == ref.diagnostics["curve"]
 
 
-@pytest.mark.parametrize("name", ["logvar", "kde", "alpha"])
-@pytest.mark.parametrize("task_id", TASKS)
-@pytest.mark.parametrize("code", ["old", "new"])
+def _loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return None
+
+
+CASES = [(name, task_id) for name in ("logvar", "kde", "alpha") for task_id in TASKS]
+CASES += [("alpha", "1v1-normal-0.75")]
+
+
+@pytest.mark.parametrize("name,task_id", CASES)
+@pytest.mark.parametrize("code", ["old", "prev", "new"])
 def test_slow_estimator(benchmark, name, task_id, code):
+    if code == "prev" and name != "alpha":
+        pytest.skip("prev: only alpha has a second previous version")
     benchmark.group = f"{name} {task_id} n={N}"
-    _run(benchmark, name, task_id, old=code == "old")
+    _run(benchmark, name, task_id, code)
