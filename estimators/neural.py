@@ -356,8 +356,10 @@ class NeuralEstimator(BaseEstimator):
         if self.preprocess not in PREPROCESS:
             raise ValueError(f"preprocess must be one of {list(PREPROCESS)}, "
                              f"got {self.preprocess!r}")
-        if not isinstance(self.device, str):
-            raise ValueError(f"device must be a string ('auto', 'cpu', 'cuda'), "
+        from mibench.device import is_device_string
+
+        if not is_device_string(self.device):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', "
                              f"got {self.device!r}")
 
     def min_samples(self) -> int:

@@ -210,6 +210,8 @@ def _run_serial(objective, dataset, jobs, done, options, db, bar) -> dict:
 def _run_parallel(objective, dataset, jobs, done, options, db, n_jobs, gpu_jobs, bar) -> dict:
     """Train the runs not ``done`` on ``n_jobs`` worker processes; this process writes each
     run's rows as it arrives. Returns {index of a failed run: its error}."""
+    from contextlib import closing
+
     from mibench.device import ENV
     from mibench.ib.store import IBStore
     from mibench.ib.training import store_detached
@@ -224,9 +226,9 @@ def _run_parallel(objective, dataset, jobs, done, options, db, n_jobs, gpu_jobs,
     elif options["device"].startswith("cuda"):
         n_jobs = min(n_jobs, gpu_jobs or DEFAULT_GPU_JOBS)
     errors = {}
-    with IBStore(db) as store:
-        for k, outcome, detail in imap_calls(calls, n_jobs, env={ENV: options["device"]},
-                                             gpus=gpus):
+    results = imap_calls(calls, n_jobs, env={ENV: options["device"]}, gpus=gpus)
+    with IBStore(db) as store, closing(results):  # Ctrl-C: workers killed, stored runs kept
+        for k, outcome, detail in results:
             i = todo[k]
             _, key, seed = jobs[i]
             if outcome != "result":  # the worker died (train_detached itself never raises)
