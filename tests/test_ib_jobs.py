@@ -94,3 +94,37 @@ def test_train_detached_returns_what_train_stores(tmp_path):
     bad = train_detached("vib", "labels-2-1-2.0", **{**kw, "beta": -1.0})
     assert bad["outcome"]["status"] == "failed" and "beta" in bad["outcome"]["error"]
     assert bad["rows"] == []
+
+
+def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    db = tmp_path / "int.sqlite"
+    args = [sys.executable, "-m", "mibench", "ib", *FAST, "--seeds", "8", "--db", str(db),
+            "--jobs", "2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # SIGINT as typed in a terminal (a background shell would have its children ignore it)
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (
+            db.exists() and sum(r[5] == "ok" for r in _runs(db)) >= 1):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "finished runs are stored" in err and "Traceback" not in err
+    kept = _runs(db)
+    assert 1 <= len(kept) < 8 and all(r[5] == "ok" for r in kept)  # only whole runs stored
+    again = run_cli("ib", *FAST, "--seeds", "8", "--db", db, "--jobs", "2", check=True)
+    assert f"8 training runs ({len(kept)} already stored" in again.stdout
+    runs = _runs(db)
+    assert len(runs) == 8 and sorted(r[4] for r in runs) == list(range(8))
+    assert all(r[5] == "ok" for r in runs)
