@@ -176,8 +176,9 @@ def count_1d(v: np.ndarray, r: np.ndarray, strict: bool, s: np.ndarray | None = 
 def _torch():
     import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch, device
+    from mibench.device import resolve
+
+    return torch, resolve("auto")
 
 
 def _brute_blocks(arrays, n):
@@ -197,23 +198,13 @@ def _brute_blocks(arrays, n):
 
 
 def _cuda():
-    """Whether torch sees a CUDA device; a CPU-only torch build is recognised from its version
-    string without importing it (the import alone costs about a second)."""
-    import sys
+    """Whether the brute-force engine runs on CUDA: ``$MIBENCH_DEVICE`` (``--device``) when
+    set, else whether torch sees a CUDA device (a CPU-only torch build is recognised without
+    importing torch; :func:`mibench.device.resolve`). Both engines give the exact float64
+    counts and radii, so the device changes the speed, never a value."""
+    from mibench.device import resolve
 
-    if "torch" not in sys.modules:
-        from importlib import metadata
-
-        try:
-            if "+cpu" in metadata.version("torch"):
-                return False
-        except metadata.PackageNotFoundError:  # the CPU engine needs only numpy
-            return False
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
+    return resolve("auto").startswith("cuda")
 
 
 def _brute_ksg(x, y, ks, algorithm):
@@ -500,6 +491,12 @@ def marginal_count(a, r, strict, engine):
     return _tree_count(a, r, strict)
 
 
+def _brute_device(engine, dim) -> str:
+    """The device of the joint search in ``dim`` dimensions (``diagnostics["device"]``):
+    ``cuda`` when it is brute force and :func:`_cuda`, else ``cpu``."""
+    return "cuda" if _joint_engine(engine, dim) == "brute" and _cuda() else "cpu"
+
+
 def _joint_engine(engine, dim):
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -765,6 +762,7 @@ class KSG(BaseEstimator):
             "stderr_df": len(subs) - 1 if stderr is not None else None,
             "diagnostics": {
                 "engine": engine,
+                "device": _brute_device(self.engine, x.shape[1] + y.shape[1]),
                 "k": k,
                 "per_k": {str(kk): float(v) for kk, v in values.items()},
                 "mean_nx": float(nx[k].mean()),
@@ -918,4 +916,5 @@ class MixedKSG(BaseEstimator):
         return {"value": value, "stderr": stderr,
                 "stderr_df": len(subs) - 1 if stderr is not None else None,
                 "diagnostics": {"k": int(self.k), "fraction_zero_radius": frac_zero,
+                                "device": _brute_device(self.engine, x.shape[1] + y.shape[1]),
                                 **({"split_values": subs} if subs else {})}}

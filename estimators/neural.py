@@ -42,7 +42,10 @@ A non-finite training loss, a non-finite validation value, or a validation value
 ``1e6`` in absolute value (divergence) raises :class:`mibench.api.EstimationError` naming the step
 and the reason; the runner stores that as a failed run.
 
-Device: ``device="auto"`` uses CUDA when available, else the CPU. Threads: ``threads="auto"``
+Device: ``device="auto"`` uses CUDA when available, else the CPU (``--device`` /
+``$MIBENCH_DEVICE`` override it; :mod:`mibench.device`). The device joins the run key only as
+CPU versus CUDA (a CPU run is stored with ``device="auto"`` as before the switch, a GPU run with
+``"cuda"``: its values differ in rounding), and ``diagnostics["device"]`` is the one used. Threads: ``threads="auto"``
 uses 1 thread on the CPU for networks under a million parameters (small models gain nothing from
 more and parallel sweeps oversubscribe the cores), else up to 4; the previous torch setting is
 restored afterwards. On the CPU, two runs with the same ``seed`` give bitwise-equal values (the
@@ -101,9 +104,11 @@ def torch_threads(n: int):
 
 
 def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """``auto``: ``$MIBENCH_DEVICE`` (``--device``) when set, else CUDA when available, else
+    the CPU (:func:`mibench.device.resolve`; ValueError for CUDA on a machine without it)."""
+    from mibench.device import resolve
+
+    return torch.device(resolve(device))
 
 
 def _n_threads(threads, device: torch.device, n_params: int) -> int:
@@ -351,8 +356,10 @@ class NeuralEstimator(BaseEstimator):
         if self.preprocess not in PREPROCESS:
             raise ValueError(f"preprocess must be one of {list(PREPROCESS)}, "
                              f"got {self.preprocess!r}")
-        if not isinstance(self.device, str):
-            raise ValueError(f"device must be a string ('auto', 'cpu', 'cuda'), "
+        from mibench.device import is_device_string
+
+        if not is_device_string(self.device):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', "
                              f"got {self.device!r}")
 
     def min_samples(self) -> int:

@@ -126,11 +126,33 @@ def parse_max_memory(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def parse_device(text: str) -> str:
+    """``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; CUDA must be available."""
+    from mibench.device import resolve
+
+    try:
+        if text != "auto":
+            resolve(text)  # unknown value, or CUDA on a machine without it
+        return text
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_parallel_arguments(p: argparse.ArgumentParser, limits: bool = True) -> None:
-    """``--jobs`` (and, with ``limits``, ``--timeout`` and ``--max-memory``) of a sweep command."""
+    """``--jobs``, ``--device`` and ``--gpu-jobs`` (and, with ``limits``, ``--timeout``,
+    ``--max-memory`` and the Dask backend) of a sweep command."""
+    from mibench.parallel import DEFAULT_GPU_JOBS
+
     p.add_argument("--jobs", "-j", type=parse_jobs, default=1, metavar="N",
                    help="run N cells at once in worker processes (-1: one per usable core; "
                         "default: 1, in this process); each worker gets cores/N threads")
+    p.add_argument("--device", type=parse_device, default="auto", metavar="auto|cpu|cuda",
+                   help="where neural estimators, IB training and the brute-force k-NN engine "
+                        "run (default auto: CUDA when available); a run on CUDA is stored "
+                        "under its own key (device=cuda), a CPU run's key is unchanged")
+    p.add_argument("--gpu-jobs", type=positive_int, default=DEFAULT_GPU_JOBS, metavar="K",
+                   help="on CUDA, at most K of the --jobs workers per GPU, each pinned to one "
+                        f"GPU (default: {DEFAULT_GPU_JOBS})")
     if limits:
         p.add_argument("--timeout", type=parse_timeout, default=None, metavar="SECONDS",
                        help="stop a run after this long and store it as failed "
@@ -149,7 +171,7 @@ def add_parallel_arguments(p: argparse.ArgumentParser, limits: bool = True) -> N
 def parallel_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`mibench.runner.sweep` given by
     :func:`add_parallel_arguments`; a bad combination raises :class:`UsageError`."""
-    options = {"jobs": args.jobs}
+    options = {"jobs": args.jobs, "device": args.device, "gpu_jobs": args.gpu_jobs}
     if hasattr(args, "backend"):
         if args.scheduler is not None and args.backend != "dask":
             raise UsageError("--scheduler needs --backend dask")

@@ -31,6 +31,16 @@ the libraries it has loaded included (a few hundred MB for numpy/scipy, more wit
 
 A worker that dies without answering (killed from outside, a crash in C code) loses only its
 in-flight run: nothing is stored for it, its claim is released, and a re-run computes it.
+
+Other jobs than benchmark cells: a :class:`Call` (``"package.module:function"``, args, kwargs)
+sent to a worker runs that function there and sends its (picklable) return value back;
+:func:`imap_calls` runs a list of calls on a pool and yields each outcome as it arrives. IB
+sweeps (``python -m mibench ib --jobs N``) use it: each worker trains one run and returns its
+rows, which the coordinator writes.
+
+GPUs: ``WorkerPool(gpus=[...])`` pins worker *i* to ``gpus[i % len(gpus)]`` (its
+``CUDA_VISIBLE_DEVICES``); :func:`gpu_workers` gives the pool size and that list for a sweep on
+CUDA, at most ``gpu_jobs`` workers per GPU (several small neural runs share one GPU).
 """
 
 from __future__ import annotations
@@ -42,8 +52,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["WorkerPool", "usable_cores", "thread_budget", "threads_per_worker", "parse_memory",
-           "format_memory", "resolve_jobs", "THREAD_VARIABLES"]
+__all__ = ["WorkerPool", "Call", "imap_calls", "gpu_workers", "usable_cores", "thread_budget",
+           "threads_per_worker", "parse_memory", "format_memory", "resolve_jobs",
+           "THREAD_VARIABLES", "DEFAULT_GPU_JOBS"]
+
+#: Workers that share one GPU by default (``--gpu-jobs``).
+DEFAULT_GPU_JOBS = 4
 
 #: Environment variables that set the size of numerical thread pools, read when a library loads.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -80,6 +94,25 @@ def resolve_jobs(jobs: int) -> int:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0 or jobs < -1:
         raise ValueError(f"jobs must be a positive integer or -1 (all usable cores), got {jobs!r}")
     return usable_cores() if jobs == -1 else jobs
+
+
+def gpu_workers(jobs: int, gpu_jobs: int = DEFAULT_GPU_JOBS,
+                gpus: int | None = None) -> tuple[int, list[str]]:
+    """``(workers, pinning)`` for ``jobs`` workers of a sweep on CUDA: at most ``gpu_jobs`` per
+    GPU (``gpus`` of them, default all visible), worker *i* pinned to GPU ``pinning[i % G]``.
+    Raises ValueError for ``gpu_jobs`` < 1."""
+    if isinstance(gpu_jobs, bool) or not isinstance(gpu_jobs, int) or gpu_jobs < 1:
+        raise ValueError(f"gpu_jobs must be a positive integer, got {gpu_jobs!r}")
+    if gpus is None:
+        from mibench.device import gpu_count
+
+        gpus = gpu_count()
+    if gpus < 1:
+        return jobs, []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    names = [v.strip() for v in visible.split(",") if v.strip()] if visible else []
+    names = names[:gpus] if len(names) >= gpus else [str(i) for i in range(gpus)]
+    return min(jobs, gpu_jobs * gpus), names
 
 
 def threads_per_worker(jobs: int, cores: int | None = None) -> int:
@@ -244,6 +277,30 @@ def _run_cell(message: tuple, max_memory: int | None) -> tuple[str, Any]:
         return "lost", f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True)
+class Call:
+    """A job for a worker other than a benchmark cell: call ``target``
+    (``"package.module:function"``, importable in a fresh interpreter) with ``args`` and
+    ``kwargs``; the worker answers ``("result", return value)``, or ``("lost", reason)`` when
+    the function raises (a function that must store its own failures returns them)."""
+
+    target: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def _run_call(call: Call, max_memory: int | None) -> tuple[str, Any]:
+    import importlib
+
+    try:
+        module, _, name = call.target.partition(":")
+        function = getattr(importlib.import_module(module), name)
+        with _memory_limit(max_memory):
+            return "result", function(*call.args, **call.kwargs)
+    except Exception as exc:
+        return "lost", f"{type(exc).__name__}: {exc}"
+
+
 def _worker_main(conn, threads: int, max_memory: int | None, registrations: list) -> None:
     """A worker's life: set limits, announce itself, then run cells until told to stop."""
     import signal
@@ -261,7 +318,8 @@ def _worker_main(conn, threads: int, max_memory: int | None, registrations: list
             return
         if message is None:
             return
-        conn.send(_run_cell(message, max_memory))
+        conn.send(_run_call(message, max_memory) if isinstance(message, Call)
+                  else _run_cell(message, max_memory))
 
 
 # -- the coordinator's side ---------------------------------------------------------------------
@@ -287,10 +345,13 @@ class WorkerPool:
     worker (``kill=True``: at once, e.g. on Ctrl-C)."""
 
     def __init__(self, jobs: int, *, threads: int | None = None, timeout: float | None = None,
-                 max_memory: int | None = None, registrations: list | None = None) -> None:
+                 max_memory: int | None = None, registrations: list | None = None,
+                 env: dict | None = None, gpus: list[str] | None = None) -> None:
         import multiprocessing
 
         self.jobs = int(jobs)
+        self.env = dict(env or {})  # more environment variables of every worker
+        self.gpus = list(gpus or [])  # worker i sees only GPU gpus[i % len(gpus)]
         self.threads = threads or threads_per_worker(self.jobs)
         self.timeout = timeout
         self.max_memory = max_memory
@@ -299,15 +360,18 @@ class WorkerPool:
         self._failed_starts = 0
         self._workers: list[_Worker] = []
         try:
-            for _ in range(self.jobs):
-                self._workers.append(self._start())
+            for i in range(self.jobs):
+                self._workers.append(self._start(i))
         except BaseException:
             self.close(kill=True)
             raise
 
-    def _start(self) -> _Worker:
+    def _start(self, i: int) -> _Worker:
         parent, child = self._ctx.Pipe()
-        with _environment(_thread_environment(self.threads)), _sigint_ignored():
+        env = {**_thread_environment(self.threads), **self.env}
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[i % len(self.gpus)]
+        with _environment(env), _sigint_ignored():
             process = self._ctx.Process(
                 target=_worker_main, name="mibench-worker", daemon=True,
                 args=(child, self.threads, self.max_memory, self._registrations))
@@ -383,7 +447,7 @@ class WorkerPool:
             old.process.kill()
         old.process.join(5)
         old.conn.close()
-        self._workers[i] = self._start()
+        self._workers[i] = self._start(i)
 
     def close(self, kill: bool = False) -> None:
         for w in self._workers:
@@ -407,3 +471,31 @@ class WorkerPool:
 
     def __exit__(self, exc_type, *rest) -> None:
         self.close(kill=exc_type is not None)
+
+
+def imap_calls(calls: list[Call], jobs: int, *, threads: int | None = None,
+               timeout: float | None = None, max_memory: int | None = None,
+               registrations: list | None = None, env: dict | None = None,
+               gpus: list[str] | None = None, poll: float = 1.0):
+    """Run ``calls`` on a :class:`WorkerPool` of ``jobs`` workers (at most one per call) and
+    yield ``(index, outcome, detail)`` as each finishes, in completion order: ``("result",
+    value)``, ``("lost", reason)`` (the function raised, or its worker died) or ``("timeout",
+    seconds)``. The caller stores the results (only the coordinator writes a store). Closing
+    the generator early, or an exception in the caller (Ctrl-C), kills the workers at once;
+    what was yielded before stays yielded."""
+    pending = list(enumerate(calls))[::-1]
+    if not pending:
+        return
+    pool = WorkerPool(min(int(jobs), len(pending)), threads=threads, timeout=timeout,
+                      max_memory=max_memory, registrations=registrations, env=env, gpus=gpus)
+    finished = False
+    try:
+        while pending or pool.in_flight():
+            while pending and pool.idle():
+                index, call = pending.pop()
+                pool.submit(index, call)
+            for index, outcome, detail in pool.collect(wait=poll):
+                yield index, outcome, detail
+        finished = True
+    finally:
+        pool.close(kill=not finished)

@@ -81,8 +81,12 @@ class RunKey:
 def _stored_params(estimator: str, overrides: dict) -> dict:
     """The estimator's full hyperparameters as stored: defaults + overrides, minus ``seed``
     (the run's seed is its own column)."""
+    from mibench.device import is_device_string, key_device
+
     params = make_estimator(estimator, **overrides).get_params()
     params.pop("seed", None)
+    if is_device_string(params.get("device")):  # CPU runs: "auto", CUDA runs: "cuda"
+        params["device"] = key_device(params["device"])  # (mibench.device, "run key")
     return params
 
 
@@ -154,11 +158,13 @@ def run_one(estimator: str, params: dict, task: Task, n_samples: int, seed: int,
             est.set_params(seed=int(seed))
         x, y = task.sample(int(n_samples), seed=int(seed))
         result = est.estimate(x, y, ci=ci)
+        diagnostics = dict(result.diagnostics or {})
+        diagnostics.setdefault("device", "cpu")  # torch code reports its own (mibench.device)
         row.update(
             value=result.value, kind=result.kind, stderr=result.stderr,
             ci_low=result.ci_low, ci_high=result.ci_high,
             wall_time_s=result.wall_time_s, status="ok", error=None,
-            diagnostics=result.diagnostics,
+            diagnostics=diagnostics,
         )
     except KeyboardInterrupt:
         raise
@@ -198,6 +204,8 @@ def sweep(
     backend: str = "local",
     scheduler: str | None = None,
     ci=None,
+    device: str = "auto",
+    gpu_jobs: int | None = None,
 ):
     """Run every estimator × task × n × seed, storing each run as it finishes.
 
@@ -222,10 +230,20 @@ def sweep(
     ``backend="dask"`` sends the cells to a Dask cluster instead (:mod:`mibench.dask_backend`):
     the scheduler at ``scheduler`` (``tcp://HOST:PORT``), or a local cluster of ``jobs`` worker
     processes (all usable cores when ``jobs`` is 1). Storing and claiming stay here.
+
+    ``device`` (``auto``, ``cpu``, ``cuda``; :mod:`mibench.device`) is where estimators with a
+    ``device`` hyperparameter (the neural ones) and the brute-force k-NN engine run, unless a
+    run's own parameters name one; it is resolved here once and passed to every run, so every
+    worker agrees with this process on each run's key (a CUDA run is stored with
+    ``device="cuda"``, a CPU run under its unchanged key). On CUDA, a sweep with such
+    estimators runs at most ``gpu_jobs`` workers per GPU (default
+    :data:`mibench.parallel.DEFAULT_GPU_JOBS`), each pinned to one GPU.
     """
-    from mibench.parallel import parse_memory, resolve_jobs
+    from mibench.device import ENV, resolve as resolve_device
+    from mibench.parallel import DEFAULT_GPU_JOBS, _environment, parse_memory, resolve_jobs
 
     jobs = resolve_jobs(jobs)
+    used_device = resolve_device(device)  # ValueError: unknown, or CUDA without CUDA
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0
                                     and timeout != float("inf")):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -240,6 +258,9 @@ def sweep(
     check_ci(ci, 0.95, 2)  # a bad ci is one ValueError here, not a sweep of failed runs
     if isinstance(estimators, str):
         estimators = [(estimators, {})]
+    estimators = [(name, _with_device(name, p, used_device)) for name, p in estimators]
+    on_gpu = used_device.startswith("cuda") and any(
+        "device" in make_estimator(name, **p).get_params() for name, p in estimators)
     given = [t if isinstance(t, Task) else make_task(t) for t in tasks]
     by_id = {t.id: t for t in given}
     payload_task = {t.id: (t if isinstance(raw, Task) else raw) for raw, t in zip(tasks, given)}
@@ -267,9 +288,11 @@ def sweep(
         bar = _progress(len(todo), len(cells), enabled=progress)
         owner = new_owner()
         executor = (None if not isolated else
-                    _start_pool(jobs, timeout, max_memory, registrations, backend, scheduler))
+                    _start_pool(jobs, timeout, max_memory, registrations, backend, scheduler,
+                                device=used_device, gpu_jobs=gpu_jobs or DEFAULT_GPU_JOBS,
+                                on_gpu=on_gpu))
         try:
-            with _Renewer(store.path, owner):
+            with _Renewer(store.path, owner), _environment({ENV: used_device}):
                 _schedule(todo, store, owner, executor, bar, lost, key, by_id, payload_task,
                           done=None if force else stored,
                           replace=force or retry_failed, ci=ci)
@@ -361,8 +384,18 @@ def _schedule(todo, store, owner, executor, bar, lost, key, by_id, payload_task,
             time.sleep(max(0.0, next_look - time.monotonic()))
 
 
-def _start_pool(jobs, timeout, max_memory, registrations, backend="local", scheduler=None):
-    from mibench.parallel import WorkerPool, usable_cores
+def _with_device(name: str, params: dict, device: str) -> dict:
+    """``params`` with ``device`` set, for an estimator that has a ``device`` hyperparameter
+    and whose ``params`` do not name one."""
+    if "device" in params or "device" not in make_estimator(name, **params).get_params():
+        return params
+    return {**params, "device": device}
+
+
+def _start_pool(jobs, timeout, max_memory, registrations, backend="local", scheduler=None,
+                device="cpu", gpu_jobs=4, on_gpu=False):
+    from mibench.device import ENV
+    from mibench.parallel import WorkerPool, gpu_workers, usable_cores
 
     if backend == "dask":
         from mibench.dask_backend import DaskPool
@@ -370,9 +403,14 @@ def _start_pool(jobs, timeout, max_memory, registrations, backend="local", sched
         return DaskPool(scheduler, n_workers=jobs if jobs > 1 else usable_cores(),
                         registrations=registrations)
 
+    gpus = None
+    if on_gpu and device == "cuda":  # at most gpu_jobs workers per GPU, each pinned to one
+        jobs, gpus = gpu_workers(jobs, gpu_jobs)
+    elif on_gpu:  # one named GPU (cuda:N): at most gpu_jobs workers on it
+        jobs = min(jobs, gpu_jobs)
     threads = usable_cores() if jobs == 1 else None  # one isolated worker keeps every core
     return WorkerPool(jobs, threads=threads, timeout=timeout, max_memory=max_memory,
-                      registrations=registrations)
+                      registrations=registrations, env={ENV: device}, gpus=gpus)
 
 
 def _registrations(names: Sequence[str], payload_task: dict) -> list:

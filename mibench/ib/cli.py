@@ -2,7 +2,15 @@
 
 Several values of ``--beta`` / ``--gamma`` / ``--activation`` or several seeds make a sweep (their
 product); every configuration is validated before the first one trains, and finished runs stored
-in ``--db`` are not trained again (a killed sweep resumes).
+in ``--db`` are not trained again (a killed sweep resumes). A run that fails is stored as failed
+with its reason and the sweep goes on (a re-run retries it).
+
+``--jobs N`` trains N runs at once in worker processes (:mod:`mibench.parallel`, the pool of
+``run --jobs``): each worker trains one run without a store
+(:func:`mibench.ib.training.train_detached`) and sends back its rows, which this process alone
+writes (:func:`~mibench.ib.training.store_detached`), so the store holds exactly the rows of a
+serial sweep; a run whose worker dies is stored as failed. ``--device`` / ``--gpu-jobs``: see
+:mod:`mibench.device`.
 """
 
 from __future__ import annotations
@@ -80,6 +88,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="results database (default: $MIBENCH_DB or "
                                 "~/.local/share/mibench/results.sqlite)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    from mibench.cli import add_parallel_arguments
+
+    add_parallel_arguments(p, limits=False)  # --jobs, --device, --gpu-jobs
 
 
 def _configs(args) -> list[dict]:
@@ -106,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from mibench.ib.references import DEFAULT_N_MC
     from mibench.ib.store import IBStore
     from mibench.ib.training import (check_estimators, for_dataset, make_objective,
-                                     objective_class, run_params, train)
+                                     objective_class, run_device, run_params)
     from mibench.store import default_db_path
 
     cls = objective_class(args.objective)  # unknown objective -> one line, exit 2
@@ -128,42 +139,114 @@ def run(args: argparse.Namespace) -> int:
 
         log_spaced(args.epochs, args.measurements)  # measurements < 2 -> one line, exit 2
     n_mc = args.n_mc or DEFAULT_N_MC
+    device = run_device(cls, getattr(args, "device", "auto"))
     keys = []
     for hp in configs:  # validate every configuration before the first one trains
         obj = make_objective(args.objective, ds.dim_x, ds.n_classes, dataset=ds, **hp)
         keys.append(run_params(obj, args.epochs, estimators, n_mc, args.estimator_samples,
-                               args.measurements))
+                               args.measurements, device))
     db = args.db or default_db_path()
     jobs = [(hp, key, seed) for hp, key in zip(configs, keys) for seed in args.seeds]
     with IBStore(db) as store:
         done = [store.finished(args.objective, dataset, key, seed) is not None
                 for _, key, seed in jobs]
-    summary = []
+    options = dict(epochs=args.epochs, estimators=estimators, n_mc=n_mc,
+                   estimator_samples=args.estimator_samples, measurements=args.measurements,
+                   device=device)
     bar = tqdm(total=sum(not d for d in done) * args.epochs, disable=args.quiet, unit="epoch",
                desc=f"ib {args.objective} on {dataset}")
+    from mibench.parallel import resolve_jobs
+
+    n_jobs = resolve_jobs(getattr(args, "jobs", 1))
     try:
-        for (hp, key, seed), finished in zip(jobs, done):
-            df = train(args.objective, dataset, epochs=args.epochs, seed=seed,
-                       estimators=estimators, db=db, n_mc=n_mc,
-                       estimator_samples=args.estimator_samples,
-                       measurements=args.measurements,
-                       progress=None if finished else bar.update, **hp)
-            summary.append(_summary_row(df, hp, seed, finished))
+        if n_jobs > 1 and sum(not d for d in done) > 1:
+            errors = _run_parallel(args.objective, dataset, jobs, done, options, db, n_jobs,
+                                   getattr(args, "gpu_jobs", None), bar)
+        else:
+            errors = _run_serial(args.objective, dataset, jobs, done, options, db, bar)
     finally:
         bar.close()
+    summary = []
+    with IBStore(db) as store:
+        for (hp, key, seed), finished in zip(jobs, done):
+            run_id = store.run_id(args.objective, dataset, key, seed)
+            df = store.trajectory(run_id) if run_id is not None else None
+            summary.append(_summary_row(df, hp, seed, finished, errors.get(len(summary))))
     import pandas as pd
 
     table = pd.DataFrame(summary)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     n_skipped = sum(done)
-    print(f"\n{len(jobs)} training runs ({n_skipped} already stored, not repeated) in {db}")
+    failed = f", {len(errors)} failed (stored with the reason; a re-run retries them)" \
+        if errors else ""
+    print(f"\n{len(jobs)} training runs ({n_skipped} already stored, not repeated{failed}) "
+          f"in {db}")
+    for i, why in list(errors.items())[:5]:
+        hp, _, seed = jobs[i]
+        print(f"  failed: {_label(hp, seed)}: {why}")
     return 0
 
 
-def _summary_row(df, hp, seed, skipped) -> dict:
-    last = df[df.epoch == df.epoch.max()]
+def _label(hp: dict, seed: int) -> str:
+    return ", ".join([*(f"{k}={v}" for k, v in hp.items()), f"seed={seed}"])
+
+
+def _run_serial(objective, dataset, jobs, done, options, db, bar) -> dict:
+    """Train the runs not ``done`` in this process, each writing its rows as it measures.
+    Returns {index of a failed run: its error} (a failure is stored by ``train``)."""
+    from mibench.ib.training import train
+
+    errors = {}
+    for i, ((hp, key, seed), finished) in enumerate(zip(jobs, done)):
+        if finished:
+            continue
+        try:
+            train(objective, dataset, seed=seed, db=db, progress=bar.update, **options, **hp)
+        except Exception as exc:  # stored as failed by train(); the sweep goes on
+            errors[i] = f"{type(exc).__name__}: {exc}"
+    return errors
+
+
+def _run_parallel(objective, dataset, jobs, done, options, db, n_jobs, gpu_jobs, bar) -> dict:
+    """Train the runs not ``done`` on ``n_jobs`` worker processes; this process writes each
+    run's rows as it arrives. Returns {index of a failed run: its error}."""
+    from contextlib import closing
+
+    from mibench.device import ENV
+    from mibench.ib.store import IBStore
+    from mibench.ib.training import store_detached
+    from mibench.parallel import DEFAULT_GPU_JOBS, Call, gpu_workers, imap_calls
+
+    todo = [i for i, d in enumerate(done) if not d]
+    calls = [Call("mibench.ib.training:train_detached", (objective, dataset),
+                  {"seed": jobs[i][2], **options, **jobs[i][0]}) for i in todo]
+    gpus = None
+    if options["device"] == "cuda":  # at most gpu_jobs workers per GPU, each pinned to one
+        n_jobs, gpus = gpu_workers(n_jobs, gpu_jobs or DEFAULT_GPU_JOBS)
+    elif options["device"].startswith("cuda"):
+        n_jobs = min(n_jobs, gpu_jobs or DEFAULT_GPU_JOBS)
+    errors = {}
+    results = imap_calls(calls, n_jobs, env={ENV: options["device"]}, gpus=gpus)
+    with IBStore(db) as store, closing(results):  # Ctrl-C: workers killed, stored runs kept
+        for k, outcome, detail in results:
+            i = todo[k]
+            _, key, seed = jobs[i]
+            if outcome != "result":  # the worker died (train_detached itself never raises)
+                detail = {"rows": [], "outcome": {"status": "failed",
+                                                  "error": f"worker lost: {detail}"}}
+            store_detached(store, objective, dataset, key, seed, detail)
+            if detail["outcome"].get("status") != "ok":
+                errors[i] = detail["outcome"].get("error")
+            bar.update(options["epochs"])
+    return errors
+
+
+def _summary_row(df, hp, seed, skipped, error=None) -> dict:
     row = {**{k: v for k, v in hp.items()}, "seed": seed,
-           "stored": "yes" if skipped else "new"}
+           "stored": "yes" if skipped else "failed" if error else "new"}
+    if df is None or df.empty:
+        return row
+    last = df[df.epoch == df.epoch.max()]
     ok = last[last.status == "ok"].set_index(["representation", "quantity", "estimator"])["value"]
     if ("model", "accuracy", "eval") in ok.index:
         row["accuracy"] = ok[("model", "accuracy", "eval")]

@@ -459,7 +459,7 @@ class _CategoricalModel(nn.Module):
         self.decoder = nn.Linear(k, n_classes)  # row z of the weight: logits of q(y | z)
 
     def decoder_log_probs(self):
-        eye = torch.eye(self.decoder.in_features)
+        eye = torch.eye(self.decoder.in_features, device=self.decoder.weight.device)
         return F.log_softmax(self.decoder(eye), dim=1)  # (K, classes)
 
     def forward(self, x):

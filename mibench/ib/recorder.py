@@ -98,6 +98,24 @@ def log_schedule(epoch: int) -> bool:
     return epoch % 100 == 0
 
 
+def _device_of(model) -> torch.device:
+    """The device of a model's first parameter or buffer (the CPU for one without any)."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def _cpu(value):
+    """``value`` with every tensor in it (tuples, lists and dict values) moved to the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_cpu(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _cpu(v) for k, v in value.items()}
+    return value
+
+
 class GaussianNoise(torch.nn.Module):
     """Adds N(0, var · I) to its input in every forward pass (training and evaluation).
 
@@ -281,15 +299,17 @@ class Recorder:
         self._captured = {}
         self._capturing = True
         passes: list[dict] = []
+        device = _device_of(model)
         try:
-            with torch.no_grad(), torch.random.fork_rng(devices=[]):
-                x = torch.as_tensor(self.x_eval, dtype=torch.float32)
+            with torch.no_grad(), torch.random.fork_rng(
+                    devices=[device] if device.type == "cuda" else []):
+                x = torch.as_tensor(self.x_eval, dtype=torch.float32, device=device)
                 for k in range(self.upstream_draws):
                     torch.manual_seed(self.seed + k)
                     self._captured = {}
                     result = model(x)
-                    out = result if k == 0 else out
-                    passes.append(self._captured)
+                    out = _cpu(result) if k == 0 else out
+                    passes.append(_cpu(self._captured))  # the references take numpy arrays
         finally:
             self._capturing = False
             self._captured = {}

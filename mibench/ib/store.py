@@ -85,6 +85,13 @@ class IBStore:
             "AND status='ok'", (objective, dataset, params_hash(params), int(seed))).fetchone()
         return None if row is None else int(row[0])
 
+    def run_id(self, objective: str, dataset: str, params: Mapping[str, Any], seed: int):
+        """The id of the run with this key whatever its status, else None."""
+        row = self._conn.execute(
+            "SELECT id FROM ib_runs WHERE objective=? AND dataset=? AND params_hash=? AND seed=?",
+            (objective, dataset, params_hash(params), int(seed))).fetchone()
+        return None if row is None else int(row[0])
+
     def start_run(self, objective: str, dataset: str, params: Mapping[str, Any],
                   seed: int) -> int:
         """Insert a ``running`` row (replacing an unfinished or failed one) and return its id."""

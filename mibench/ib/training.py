@@ -14,6 +14,18 @@ IB tables of that SQLite store as they are measured. A run whose key (objective,
 hyperparameter including epochs and the estimators, seed) is stored as finished is not trained
 again: its stored trajectory is returned (resume).
 
+:func:`train_detached` trains one run without a store and returns its rows and outcome (a run
+that fails returns its partial rows and its error instead of raising): the function that ``ib
+--jobs N`` workers run, their coordinator writing the store (:func:`store_detached`).
+
+Device: ``device="auto"`` (default) trains and measures on CUDA when available, else on the CPU
+(:func:`mibench.device.resolve`; ``$MIBENCH_DEVICE`` / ``--device`` override). The references
+and the estimators always get numpy arrays. A run on CUDA has ``"device": "cuda"`` in its key (a
+CPU run's key is unchanged: no ``device`` entry), since GPU arithmetic is not bit-identical to
+the CPU's; the device used is stored in the run's ``final`` mapping. The full-batch toys
+(``beta-vae`` on ``rd-toy``, ``therml``) are tables of a few dozen numbers: they always run on
+the CPU (their key never has a device).
+
 Full-batch objectives (one hook): an objective class with ``full_batch = True`` trains on a
 dataset's exact finite distribution (``Dataset.joint``) instead of minibatches. The loop then
 calls ``obj.setup(dataset)`` (takes the distribution, builds ``obj.model``; it raises ValueError
@@ -31,7 +43,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-__all__ = ["train", "list_objectives", "make_objective", "run_params"]
+__all__ = ["train", "train_detached", "store_detached", "list_objectives", "make_objective",
+           "run_params"]
 
 
 def list_objectives() -> list[str]:
@@ -80,16 +93,44 @@ def check_estimators(estimators: Iterable[str]) -> list[str]:
 
 
 def run_params(obj, epochs: int, estimators: list[str], n_mc: int,
-               estimator_samples: int, measurements: int | None = None) -> dict:
+               estimator_samples: int, measurements: int | None = None,
+               device: str = "cpu") -> dict:
     """Everything that defines a run besides objective, dataset and seed (the stored key).
 
     ``measurements`` enters the key only when given (runs on the default schedule keep the
-    keys they were stored under)."""
+    keys they were stored under); ``device`` (resolved, see :func:`run_device`) only when it is
+    CUDA (CPU runs keep theirs)."""
     params = {**obj.hp, "epochs": int(epochs), "estimators": list(estimators),
               "n_mc": int(n_mc), "estimator_samples": int(estimator_samples)}
     if measurements is not None:
         params["measurements"] = int(measurements)
+    if str(device).startswith("cuda"):
+        params["device"] = "cuda"
     return params
+
+
+def run_device(cls, device: str = "auto") -> str:
+    """The device a run of objective class ``cls`` trains on: :func:`mibench.device.resolve`
+    (ValueError for CUDA without CUDA), but always ``"cpu"`` for the full-batch toys."""
+    from mibench.device import resolve
+
+    resolved = resolve(device)
+    return "cpu" if getattr(cls, "full_batch", False) else resolved
+
+
+class _Rows:
+    """Stands in for :class:`~mibench.ib.store.IBStore` in a detached run: keeps the rows the
+    recorder writes and the outcome the loop writes, for the coordinator to store."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.outcome: dict = {}
+
+    def add_trajectory(self, run_id, rows) -> None:
+        self.rows.extend(dict(r) for r in rows)
+
+    def finish_run(self, run_id, **outcome) -> None:
+        self.outcome = outcome
 
 
 def _step(opt, loss, epoch: int) -> None:
@@ -105,7 +146,8 @@ def _step(opt, loss, epoch: int) -> None:
 def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
           estimators: Iterable[str] = (), db=None, n_mc: int | None = None,
           estimator_samples: int = 1000, measurements: int | None = None,
-          progress: Callable[[int], None] | None = None, **hyperparameters):
+          progress: Callable[[int], None] | None = None, device: str = "auto",
+          **hyperparameters):
     """Train one IB objective and return its information-plane trajectory (a DataFrame).
 
     Parameters
@@ -125,16 +167,77 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
         (:func:`~mibench.ib.recorder.log_spaced`, plus epochs 0 and the last); default: the
         recorder's :func:`~mibench.ib.recorder.log_schedule` (every epoch below 20, ...).
     progress: called with the number of epochs just finished (for progress bars).
+    device: ``auto`` (CUDA when available), ``cpu`` or ``cuda`` (module docstring).
     hyperparameters: the objective's (``beta`` of vib / vim / bound-ib / categorical,
         ``gamma`` of surrogate, ``activation`` of mlp, ``upper`` / ``lower`` of bound-ib,
         ``prior_std`` of vim, ``lr``, ...).
     """
-    import torch
-
-    from mibench.ib.datasets import make_dataset
-    from mibench.ib.recorder import Recorder
-    from mibench.ib.references import DEFAULT_N_MC, ZERO_ENTROPY_VAR
     from mibench.ib.store import TRAJECTORY_COLUMNS, IBStore
+
+    prep = _prepare(objective, dataset, epochs, estimators, n_mc, estimator_samples,
+                    measurements, device, hyperparameters)
+    store = None
+    if db is not None and db is not False:
+        store = IBStore(None if db is True else db)
+    try:
+        if store is not None:
+            done = store.finished(objective, dataset, prep["params"], seed)
+            if done is not None:
+                if progress:
+                    progress(epochs)
+                return store.trajectory(done)[TRAJECTORY_COLUMNS]
+            run_id = store.start_run(objective, dataset, prep["params"], seed)
+        else:
+            run_id = None
+        return _fit(prep, seed, store, run_id, progress)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def train_detached(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
+                   estimators: Iterable[str] = (), n_mc: int | None = None,
+                   estimator_samples: int = 1000, measurements: int | None = None,
+                   device: str = "auto", **hyperparameters) -> dict:
+    """Train one run as :func:`train` does, without a store, and return what the store would
+    receive: ``{"params": the run's key, "rows": [trajectory rows], "outcome": {"status",
+    "error", "accuracy", "train_loss", "eval_loss", "final", "wall_time_s"}}``. A run that fails
+    (bad hyperparameters included) is returned with ``status="failed"``, its error and the rows
+    measured before the failure; it never raises for it. The function ``ib --jobs N`` workers
+    run (:class:`mibench.parallel.Call`)."""
+    sink = _Rows()
+    params = None
+    try:
+        prep = _prepare(objective, dataset, epochs, estimators, n_mc, estimator_samples,
+                        measurements, device, hyperparameters)
+        params = prep["params"]
+        _fit(prep, seed, sink, 0, None)
+    except Exception as exc:
+        if not sink.outcome:  # failed before training started
+            sink.outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    return {"params": params, "rows": sink.rows, "outcome": sink.outcome}
+
+
+def store_detached(store, objective: str, dataset: str, params, seed: int,
+                   result: dict) -> int:
+    """Write a :func:`train_detached` result to ``store`` (an open
+    :class:`~mibench.ib.store.IBStore`) under the run key ``params``: the same run row and
+    trajectory rows :func:`train` writes as it goes. Returns the run's id."""
+    run_id = store.start_run(objective, dataset, params, seed)
+    store.add_trajectory(run_id, result.get("rows") or [])
+    outcome = dict(result.get("outcome") or {})
+    outcome.setdefault("status", "failed")
+    if outcome["status"] != "ok":
+        outcome.setdefault("error", "no outcome returned")
+    store.finish_run(run_id, **outcome)
+    return run_id
+
+
+def _prepare(objective, dataset, epochs, estimators, n_mc, estimator_samples, measurements,
+             device, hyperparameters) -> dict:
+    """Validate a run's arguments (ValueError / NotRegisteredError before anything trains)."""
+    from mibench.ib.datasets import make_dataset
+    from mibench.ib.references import DEFAULT_N_MC
 
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -153,84 +256,89 @@ def train(objective: str, dataset: str, *, epochs: int = 50, seed: int = 0,
 
         logged = log_spaced(epochs, measurements)  # validates measurements
         schedule = logged.__contains__
-    params = run_params(obj_probe, epochs, estimators, n_mc, estimator_samples, measurements)
+    used = run_device(cls, device)
+    params = run_params(obj_probe, epochs, estimators, n_mc, estimator_samples, measurements,
+                        used)
+    return dict(cls=cls, ds=ds, epochs=int(epochs), estimators=estimators, n_mc=n_mc,
+                estimator_samples=estimator_samples, schedule=schedule, full_batch=full_batch,
+                device=used, params=params, hyperparameters=dict(hyperparameters))
 
-    store = None
-    if db is not None and db is not False:
-        store = IBStore(None if db is True else db)
+
+def _fit(prep: dict, seed: int, store, run_id, progress):
+    """Train and measure one prepared run, writing to ``store`` (an IBStore, a :class:`_Rows`
+    or None) as it goes; returns the trajectory DataFrame. A failure is written as the run's
+    outcome and raised."""
+    import torch
+
+    from mibench.ib.recorder import Recorder
+    from mibench.ib.references import ZERO_ENTROPY_VAR
+
+    cls, ds, epochs, full_batch = prep["cls"], prep["ds"], prep["epochs"], prep["full_batch"]
+    estimators, schedule, hyperparameters = (prep["estimators"], prep["schedule"],
+                                             prep["hyperparameters"])
+    dev = torch.device(prep["device"])
+    t_start = time.perf_counter()
+    torch.manual_seed(seed)
+    obj = cls(ds.dim_x, ds.n_classes, **hyperparameters)
+    if full_batch:
+        obj.setup(ds)
+    model = obj.model.to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=float(obj.hp["lr"]))
+    x_tr = torch.as_tensor(ds.x_train, dtype=torch.float32, device=dev)
+    y_tr = torch.as_tensor(ds.y_train, dtype=torch.long, device=dev)
+    gen = torch.Generator().manual_seed(seed)
+    batch = int(obj.hp.get("batch_size", 1))
+    if full_batch:
+        rec = obj.recorder(store=store, run_id=run_id, seed=seed, schedule=schedule)
+    else:
+        rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators,
+                       n_mc=prep["n_mc"], estimator_samples=prep["estimator_samples"],
+                       store=store, run_id=run_id,
+                       schedule=schedule,
+                       seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)),
+                       decoder_input=obj.decoder_input,
+                       rate=getattr(obj, "rate", None),
+                       measure_more=getattr(obj, "measure_more", None))
+    terms: dict = {}
     try:
-        if store is not None:
-            done = store.finished(objective, dataset, params, seed)
-            if done is not None:
-                if progress:
-                    progress(epochs)
-                return store.trajectory(done)[TRAJECTORY_COLUMNS]
-            run_id = store.start_run(objective, dataset, params, seed)
-        else:
-            run_id = None
-        t_start = time.perf_counter()
-        torch.manual_seed(seed)
-        obj = cls(ds.dim_x, ds.n_classes, **hyperparameters)
-        if full_batch:
-            obj.setup(ds)
-        model = obj.model
-        opt = torch.optim.Adam(model.parameters(), lr=float(obj.hp["lr"]))
-        x_tr = torch.as_tensor(ds.x_train, dtype=torch.float32)
-        y_tr = torch.as_tensor(ds.y_train, dtype=torch.long)
-        gen = torch.Generator().manual_seed(seed)
-        batch = int(obj.hp.get("batch_size", 1))
-        if full_batch:
-            rec = obj.recorder(store=store, run_id=run_id, seed=seed, schedule=schedule)
-        else:
-            rec = Recorder(ds.x_eval, ds.y_eval, obj.points, estimators=estimators, n_mc=n_mc,
-                           estimator_samples=estimator_samples, store=store, run_id=run_id,
-                           schedule=schedule,
-                           seed=seed, noise_var=float(obj.hp.get("noise_var", ZERO_ENTROPY_VAR)),
-                           decoder_input=obj.decoder_input,
-                           rate=getattr(obj, "rate", None),
-                           measure_more=getattr(obj, "measure_more", None))
-        terms: dict = {}
-        try:
-            rec.attach(model)
-            rec.on_epoch_end(0, model, force=True)
-            for epoch in range(1, epochs + 1):
-                model.train()
-                if full_batch:  # one step on the exact expectation
-                    loss, parts = obj.exact_loss()
+        rec.attach(model)
+        rec.on_epoch_end(0, model, force=True)
+        for epoch in range(1, epochs + 1):
+            model.train()
+            if full_batch:  # one step on the exact expectation
+                loss, parts = obj.exact_loss()
+                _step(opt, loss, epoch)
+                terms = {f"train_{k}": v for k, v in
+                         {"loss": float(loss.detach()), **parts}.items()}
+            else:
+                order = torch.randperm(len(y_tr), generator=gen).to(dev)
+                sums: dict = {}
+                for start in range(0, len(order), batch):
+                    idx = order[start:start + batch]
+                    loss, parts = obj.loss(x_tr[idx], y_tr[idx])
                     _step(opt, loss, epoch)
-                    terms = {f"train_{k}": v for k, v in
-                             {"loss": float(loss.detach()), **parts}.items()}
-                else:
-                    order = torch.randperm(len(y_tr), generator=gen)
-                    sums: dict = {}
-                    for start in range(0, len(order), batch):
-                        idx = order[start:start + batch]
-                        loss, parts = obj.loss(x_tr[idx], y_tr[idx])
-                        _step(opt, loss, epoch)
-                        for k, v in {"loss": float(loss.detach()), **parts}.items():
-                            sums[k] = sums.get(k, 0.0) + v * len(idx)
-                    terms = {f"train_{k}": v / len(order) for k, v in sums.items()}
-                rec.on_epoch_end(epoch, model, force=epoch == epochs, extra=terms)
-                if progress:
-                    progress(1)
-        except Exception as exc:
-            if store is not None:
-                store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}",
-                                 wall_time_s=time.perf_counter() - t_start)
-            raise
-        finally:
-            rec.detach()
-        df = rec.dataframe()
-        last = df[df.epoch == epochs].set_index(["quantity", "estimator"])["value"]
-        acc = last.get(("accuracy", "eval"))
-        ce = last.get(("distortion", "eval"))
+                    for k, v in {"loss": float(loss.detach()), **parts}.items():
+                        sums[k] = sums.get(k, 0.0) + v * len(idx)
+                terms = {f"train_{k}": v / len(order) for k, v in sums.items()}
+            rec.on_epoch_end(epoch, model, force=epoch == epochs, extra=terms)
+            if progress:
+                progress(1)
+    except Exception as exc:
         if store is not None:
-            final = {k: float(v) for k, v in terms.items()}
-            store.finish_run(run_id, status="ok", accuracy=None if acc is None else float(acc),
-                             train_loss=terms.get("train_loss"),
-                             eval_loss=None if ce is None else float(ce), final=final,
+            store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}",
+                             final={"device": dev.type},
                              wall_time_s=time.perf_counter() - t_start)
-        return df
+        raise
     finally:
-        if store is not None:
-            store.close()
+        rec.detach()
+    df = rec.dataframe()
+    last = df[df.epoch == epochs].set_index(["quantity", "estimator"])["value"]
+    acc = last.get(("accuracy", "eval"))
+    ce = last.get(("distortion", "eval"))
+    if store is not None:
+        final = {**{k: float(v) for k, v in terms.items()}, "device": dev.type}
+        store.finish_run(run_id, status="ok", accuracy=None if acc is None else float(acc),
+                         train_loss=terms.get("train_loss"),
+                         eval_loss=None if ce is None else float(ce), final=final,
+                         wall_time_s=time.perf_counter() - t_start)
+    return df

@@ -79,7 +79,7 @@ class _VAE(nn.Module):
     def terms(self, xb, mean, log_var, draws: int = 1):
         """Per image: rate (analytic KL for N(0, I), else Monte Carlo) and distortion, each the
         mean over ``draws`` reparameterised draws."""
-        eps = torch.randn((draws,) + mean.shape, dtype=mean.dtype)
+        eps = torch.randn((draws,) + mean.shape, dtype=mean.dtype, device=mean.device)
         z = mean + torch.exp(0.5 * log_var) * eps  # (draws, N, z_dim)
         logits = self.decoder(z)
         dist = F.binary_cross_entropy_with_logits(logits, xb.expand_as(logits),
@@ -144,24 +144,28 @@ class DataBetaVAE(Objective):
         lv = torch.as_tensor(log_var, dtype=torch.float64)
         marginal = self.model.marginal
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            eps = torch.randn((int(self.hp["eval_draws"]),) + mu.shape, dtype=mu.dtype)
+            gen = torch.Generator().manual_seed(0)  # CPU draws; a GPU's RNG is left alone
+            eps = torch.randn((int(self.hp["eval_draws"]),) + mu.shape, dtype=mu.dtype,
+                              generator=gen)
             z = mu + torch.exp(0.5 * lv) * eps
             log_e = -0.5 * (eps**2 + lv + math.log(2 * math.pi)).sum(-1)
-            params = {k: v.detach().double() for k, v in marginal.named_parameters()}
+            params = {k: v.detach().double().cpu() for k, v in marginal.named_parameters()}
             rate = (log_e - torch.func.functional_call(marginal, params, (z,),
                                                        strict=False)).mean(0).numpy()
         return float(rate.mean()), float(rate.std(ddof=1) / math.sqrt(len(rate)))
 
     def measure_more(self, model, x_eval, y_eval):
         """D on the evaluation set (Monte Carlo, ``eval_draws`` per image), H(X) and H − D."""
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        device = next(self.model.parameters()).device
+        with torch.no_grad(), torch.random.fork_rng(
+                devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(0)
-            xb = self.model.binarise(torch.as_tensor(x_eval, dtype=torch.float32))
+            xb = self.model.binarise(torch.as_tensor(x_eval, dtype=torch.float32,
+                                                     device=device))
             mean, log_var = self.model.encoder(xb)
             _, dist = self.model.terms(xb, mean, log_var, int(self.hp["eval_draws"]))
-        dist = dist.double().numpy()
-        h = binary_entropy_of_rows(xb.numpy())
+        dist = dist.double().cpu().numpy()
+        h = binary_entropy_of_rows(xb.cpu().numpy())
         d, d_se = float(dist.mean()), float(dist.std(ddof=1) / math.sqrt(len(dist)))
         return [("encoder", "distortion", "variational", d, d_se),
                 ("encoder", "h_x", "exact", h, 0.0),
