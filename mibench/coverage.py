@@ -320,25 +320,9 @@ def render_markdown(lb) -> str:
 
 def render_csv(cells) -> str:
     """``coverage.csv``: one row per cell, the columns of :data:`COLUMNS`."""
-    import csv
-    import io
+    from mibench.leaderboard import csv_table
 
-    from mibench.leaderboard import _csvf
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
-    for r in cells.itertuples(index=False):
-        row = []
-        for col, v in zip(COLUMNS, r):
-            if col in CSV_FORMATS:
-                row.append(_csvf(float(v), CSV_FORMATS[col]))
-            elif col == "reported":
-                row.append("1" if v else "0")
-            else:
-                row.append(str(v))
-        w.writerow(row)
-    return buf.getvalue()
+    return csv_table(cells, COLUMNS, CSV_FORMATS, "reported")
 
 
 def html_rows(cells):

@@ -743,27 +743,33 @@ def render_markdown(lb: Leaderboard) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_csv(lb: Leaderboard) -> str:
-    fmt = {"true_mi": ".6f", "true_mi_stderr": ".6f", "success": ".4f", "mean": ".6f",
-           "std": ".6f", "bias": ".6f", "rmse": ".6f", "log2_ratio": ".6f", "score": ".6f",
-           "time_s": ".6f"}
-    buf = io.StringIO()
+def csv_table(frame, columns, formats, flag_column) -> str:
+    """CSV text of ``frame``'s rows (positional, in ``columns`` order): float columns formatted
+    by ``formats`` (empty for NaN), the boolean ``flag_column`` as 1/0, the rest as ``str``."""
     import csv
 
+    buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    cells = lb.cells.sort_values(["estimator", "task", "n"], kind="mergesort")
-    for r in cells.itertuples(index=False):
+    w.writerow(columns)
+    for r in frame.itertuples(index=False):
         row = []
-        for col, v in zip(CSV_COLUMNS, r):
-            if col in fmt:
-                row.append(_csvf(float(v), fmt[col]))
-            elif col == "within_band":
+        for col, v in zip(columns, r):
+            if col in formats:
+                row.append(_csvf(float(v), formats[col]))
+            elif col == flag_column:
                 row.append("1" if v else "0")
             else:
                 row.append(str(v))
         w.writerow(row)
     return buf.getvalue()
+
+
+def render_csv(lb: Leaderboard) -> str:
+    fmt = {"true_mi": ".6f", "true_mi_stderr": ".6f", "success": ".4f", "mean": ".6f",
+           "std": ".6f", "bias": ".6f", "rmse": ".6f", "log2_ratio": ".6f", "score": ".6f",
+           "time_s": ".6f"}
+    cells = lb.cells.sort_values(["estimator", "task", "n"], kind="mergesort")
+    return csv_table(cells, CSV_COLUMNS, fmt, "within_band")
 
 
 _JS = """
