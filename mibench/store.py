@@ -205,6 +205,22 @@ def _sqlite_unusable(path: Path, exc: sqlite3.Error) -> StoreError:
     return _unusable(path, reason)
 
 
+def _retry_locked(op, seconds: float = 60.0):
+    """``op()``, retried with a growing pause while SQLite says the database is locked."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    pause = 0.01
+    while True:
+        try:
+            return op()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(0.5, pause * 2)
+
+
 def connect(path: Path, schema: str = "") -> sqlite3.Connection:
     """Open the SQLite file ``path`` for writing (creating it and its folder): autocommit, WAL
     journal, a 60 s busy timeout, then ``schema`` (``CREATE TABLE IF NOT EXISTS ...``). Every
@@ -221,10 +237,12 @@ def connect(path: Path, schema: str = "") -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        # switching to WAL (and the first CREATE) can report "database is locked" at once,
+        # without waiting on the busy timeout, while another process opens the same new file
+        _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
         conn.execute("PRAGMA synchronous = NORMAL")
         if schema:
-            conn.executescript(schema)
+            _retry_locked(lambda: conn.executescript(schema))
         return conn
     except sqlite3.Error as exc:
         raise _sqlite_unusable(path, exc) from None
