@@ -50,7 +50,7 @@ Versions: only each estimator's newest stored ``estimator_version`` and each tas
 ``python -m mibench forget --stale`` deletes them).
 
 Samples needed: per task, the smallest stored n from which the estimate stays within the band
-at every larger stored n (needs ≥ 2 stored n).
+at every larger stored n (only estimator × task pairs stored at ≥ 2 sample sizes).
 
 Against bmi's published numbers: on the bmi ids (suites ``bmi-v1`` ∪ ``bmi-v2``) at the table n,
 our estimate minus the value bmi publishes for the same task, n and estimator family
@@ -347,6 +347,8 @@ def build(df, suite: str | None = None, n_samples: int | None = None,
 
     dependence = _dependence(at_n)
     samples = _samples_needed(cells) if len(ns) >= 2 else None
+    if samples is not None and not len(samples):
+        samples = None
     failures = [
         (r.estimator, r.task, int(r.n), int(r.failed), int(r.runs), r.first_error)
         for r in cells[cells.failed > 0].itertuples()
@@ -491,6 +493,8 @@ def _samples_needed(cells):
     nat = cells[cells.kind.ne("dependence")]
     rows = []
     for (lab, tid), g in nat.groupby(["estimator", "task"], sort=True):
+        if g.n.nunique() < 2:  # one stored n says nothing about the n needed
+            continue
         g = g.sort_values("n")
         need = None
         for n, ok in zip(g.n, g.within_band):
@@ -690,7 +694,9 @@ def render_markdown(lb: Leaderboard) -> str:
     if lb.samples_needed is not None and len(lb.samples_needed):
         out += ["## Samples needed", "",
                 f"Smallest stored n from which the mean estimate stays within the band at every "
-                f"larger stored n (stored n: {', '.join(map(str, lb.ns))}).", ""]
+                f"larger stored n, over the tasks stored at two or more n "
+                f"({lb.samples_needed.task.nunique()} tasks; stored n: "
+                f"{', '.join(map(str, lb.ns))}).", ""]
         rows = []
         for lab, g in lb.samples_needed.groupby("estimator", sort=True):
             reached = g.needed.dropna()

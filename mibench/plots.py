@@ -7,7 +7,8 @@ regenerating from the same store with the same library versions gives the same b
   ±3; "×" where every run failed, "≤0" where the mean is ≤ 0);
 * ``estimate_vs_true.png`` — mean estimate against true MI, one point per estimator × task;
 * ``error_vs_n.png`` / ``time_vs_n.png`` — median over tasks of the bmi score / mean wall time
-  against n (only when several n are stored);
+  against n, per estimator over the tasks it has stored at every n of the sweep (only when
+  several n are stored);
 * ``samples_needed.png`` — smallest n from which the estimate stays within the band, per
   estimator × task (only when several n are stored);
 * ``coverage.png`` — only with coverage runs (:mod:`mibench.coverage`): left, the empirical
@@ -31,6 +32,24 @@ def _at_n(lb):
     if lb.n is not None:
         cells = cells[cells.n == lb.n]
     return cells[cells.kind.ne("dependence")]
+
+
+def _swept(cells):
+    """The cells of the sample-size sweep: per estimator, the tasks stored at every n at which
+    that estimator has any task stored at two or more n, so that each curve of ``error_vs_n`` /
+    ``time_vs_n`` follows one fixed set of tasks (a task stored at a single n, e.g. a bmi id run
+    at n = 5000 only, would otherwise move the median at that n alone)."""
+    import pandas as pd
+
+    keep = []
+    for _, g in cells.groupby("estimator", sort=True):
+        n_of = g.groupby("task").n.agg(lambda s: frozenset(s))
+        swept = n_of[n_of.map(len) >= 2]
+        if not len(swept):
+            continue
+        ns = frozenset().union(*swept)
+        keep.append(g[g.task.isin(swept[swept == ns].index)])
+    return pd.concat(keep) if keep else cells.iloc[0:0]
 
 
 def figure_names(lb) -> list[str]:
@@ -120,16 +139,18 @@ def save_figures(lb, out_dir) -> list[Path]:
         made.append(_save(fig, out_dir / "estimate_vs_true.png"))
     if "error_vs_n.png" in names:
         cells = lb.cells
-        nat = cells[cells.kind.ne("dependence") & (cells.score_basis == "log2_ratio")]
+        nat = _swept(cells[cells.kind.ne("dependence") & (cells.score_basis == "log2_ratio")])
         rows = []
         for (lab, n), g in nat.groupby(["estimator", "n"], sort=True):
             s = sorted(float(v) for v in g.score)
             rows.append(dict(estimator=lab, n=int(n), error=min(s[len(s) // 2], 10.0),
                              time_s=float(g.time_s.mean())))
-        data = pd.DataFrame(rows)
+        data = pd.DataFrame(rows, columns=["estimator", "n", "error", "time_s"])
+        tasks = f"the tasks stored at every n (≤ {nat.task.nunique()})"
         for name, col, label in (("error_vs_n.png", "error",
-                                  "median over tasks of the bmi score (capped at 10)"),
-                                 ("time_vs_n.png", "time_s", "mean wall time (s)")):
+                                  f"median over {tasks}\nof the bmi score (capped at 10)"),
+                                 ("time_vs_n.png", "time_s",
+                                  f"mean wall time over {tasks} (s)")):
             fig, ax = plt.subplots(figsize=(6.5, 4.5))
             sns.lineplot(data=data.dropna(subset=[col]), x="n", y=col, hue="estimator",
                          hue_order=sorted(data.estimator.unique()), marker="o", ax=ax)
@@ -154,7 +175,13 @@ def save_figures(lb, out_dir) -> list[Path]:
         fig, ax = plt.subplots(figsize=(max(5.0, 1.5 + 0.55 * len(tasks)), 1.2 + 0.4 * len(labels)))
         sns.heatmap(val, annot=note, fmt="", cmap="viridis", ax=ax, annot_kws={"size": 6},
                     cbar_kws={"label": "log₁₀ n needed"})
-        ax.set_title("Samples needed to stay within the band", fontsize=8)
+        for i, lab in enumerate(labels):  # heatmap leaves NaN cells blank: mark "never"
+            for j, tid in enumerate(tasks):
+                if note.loc[lab, tid].startswith(">"):
+                    ax.text(j + 0.5, i + 0.5, note.loc[lab, tid], ha="center", va="center",
+                            fontsize=5, color="0.45")
+        ax.set_title("Samples needed to stay within the band (grey \">n\": never within it "
+                     "up to the largest stored n; blank: not run)", fontsize=8)
         made.append(_save(fig, out_dir / "samples_needed.png"))
     if "coverage.png" in names:
         made.append(_coverage_figure(plt, sns, lb.coverage, out_dir / "coverage.png"))

@@ -264,3 +264,27 @@ def test_old_task_versions_are_ignored(tmp_path):
     assert cells.loc["removed-task-2"]["mean"] == pytest.approx(0.7)  # its newest is 1
     assert "- runs: 4 (4 ok, 0 failed); 3 runs of older task versions ignored" in \
         render_markdown(lb)
+
+
+def test_samples_needed_and_error_vs_n_use_only_the_tasks_of_the_n_sweep(tmp_path):
+    """A task stored at a single n (e.g. a bmi id run at n = 5000 only) says nothing about the n
+    needed: it is left out of "Samples needed" (it used to count as reached at that n), and the
+    error/time-vs-n curves follow the tasks stored at every n (it used to move the median at its
+    own n alone)."""
+    from mibench.plots import _swept
+
+    db = tmp_path / "nsweep.sqlite"
+    rows = []
+    for n, v in ((100, 0.5), (200, 0.95), (400, 1.02)):  # within the 10 % band from n = 200
+        rows += [dict(_row("alpha", "removed-task-1", 1.0, s, v), n_samples=n) for s in range(2)]
+    rows += [dict(_row("alpha", "removed-single", 1.0, s, 1.0), n_samples=400) for s in range(2)]
+    with Store(db) as store:
+        for r in rows:
+            assert store.add(r)
+    lb = build(mibench.load_results(db))
+    assert lb.ns == [100, 200, 400]
+    sn = lb.samples_needed
+    assert sn.task.tolist() == ["removed-task-1"] and sn.needed.tolist() == [200]
+    assert "over the tasks stored at two or more n (1 tasks;" in render_markdown(lb)
+    swept = _swept(lb.cells)
+    assert set(swept.task) == {"removed-task-1"} and sorted(swept.n) == [100, 200, 400]
