@@ -25,7 +25,13 @@ run group (objective × dataset, named ``<objective>-<dataset>``):
   Alemi et al. 2018, x = distortion D, y = rate R, the infeasible region R + D < H shaded, the
   line R + D = H (the ELBO's optimum), each run's trajectory (thin) and end point (labelled),
   and below each end point its exact I(X;Z) (the sandwich H − D ≤ I ≤ R: a short vertical
-  segment from I to R).
+  segment from I to R); the legend names each run's end point up to 12 runs.
+* ``figures/<group>-gap.png`` — only for σ sweeps on a finite training set (``therml`` with
+  ``train_size``): the end-of-training D and C on the data distribution minus the same on the
+  training set (top; > 0: the model fits its training set better than the data, i.e. it
+  overfits), and the test D and C themselves with the zero-rate ceilings H(X), H(Y) (bottom),
+  against σ; one colour per configuration (the hyperparameters other than σ and the seed), a
+  point per seed, a line through the means.
 * ``figures/<group>-epochs.png`` — I(X;Z) and I(Z;Y) against the epoch per representation: the
   reference ± 2 stderr (band), each estimator and bound.
 
@@ -48,8 +54,9 @@ CSV_COLUMNS = ["objective", "dataset", "run", "representation", "quantity", "est
                "reference", "kind", "n_epochs", "n_failed", "mean_abs_error", "spearman",
                "sign_agreement", "n_changes", "bound_violations"]
 _SWEEP_KEYS = ("beta", "gamma")
-_FIGURE_PATTERNS = ("*-plane.png", "*-final.png", "*-epochs.png", "*-rd.png")
+_FIGURE_PATTERNS = ("*-plane.png", "*-final.png", "*-epochs.png", "*-rd.png", "*-gap.png")
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
+_RD_LABELLED = 12  # the R–D figure labels each run in its legend up to this many runs
 
 
 def _natural(text: str):
@@ -141,7 +148,37 @@ class Group:
             names.insert(1, f"{self.name}-final.png")
         if self.has_rd:
             names.append(f"{self.name}-rd.png")
+        if self.gap_sweeps:
+            names.append(f"{self.name}-gap.png")
         return names
+
+    @property
+    def gap_sweeps(self) -> dict:
+        """{configuration label: [run ids]} of the σ sweeps on a finite training set: runs with a
+        ``train_size`` and train-set functionals, grouped by every hyperparameter but σ and the
+        seed; only configurations with ≥ 2 values of σ."""
+        t = self.traj
+        with_train = set(t[(t.estimator == "train-set") & (t.quantity == "distortion")].run_id)
+        configs: dict = {}
+        for rid, p in zip(self.runs.index, self.runs.params):
+            if p.get("train_size") is None or int(rid) not in with_train \
+                    or not isinstance(p.get("sigma"), (int, float)):
+                continue
+            key = json.dumps({k: v for k, v in p.items() if k != "sigma"}, sort_keys=True)
+            configs.setdefault(key, []).append(int(rid))
+        configs = {k: ids for k, ids in sorted(configs.items())
+                   if len({float(self.runs.params[i]["sigma"]) for i in ids}) >= 2}
+        # label by what differs between the sweeps; a hyperparameter stored only when given
+        # (e.g. therml's ``decoder``) is shown with the objective's default where absent
+        from mibench.ib.objectives import OBJECTIVES
+
+        optional = getattr(OBJECTIVES.get(self.objective), "optional", {})
+        params = {k: json.loads(k) for k in configs}
+        keys = sorted({k for p in params.values() for k in p})
+        varying = [k for k in keys if len({json.dumps(p.get(k, optional.get(k)), sort_keys=True)
+                                             for p in params.values()}) > 1]
+        return {(" ".join(f"{k}={params[c].get(k, optional.get(k))}" for k in varying)
+                 or "σ sweep"): ids for c, ids in configs.items()}
 
     @property
     def has_rd(self) -> bool:
@@ -508,6 +545,7 @@ def rd_figure(group: Group, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.6, 4.4), constrained_layout=True)
     colours = plt.get_cmap("tab10")
     h = float(traj[(traj.quantity == "h_x") & (traj.estimator == "exact")].value.iloc[0])
+    many = len(group.run_ids) > _RD_LABELLED  # a legend entry per run would bury the plot
     for k, run_id in enumerate(group.run_ids):
         reps = sorted(set(traj[(traj.run_id == run_id) & (traj.quantity == "rate")
                                & (traj.estimator == "variational")].representation))
@@ -522,7 +560,8 @@ def rd_figure(group: Group, path: Path) -> Path:
             ax.plot(d[both], r[both], color=c, linewidth=0.7, alpha=0.6)
             last = both.max()
             ax.scatter([d[last]], [r[last]], color=c, s=30, zorder=3,
-                       label=f"{group.labels[run_id]}: R={r[last]:.3f}, D={d[last]:.3f}")
+                       label=None if many else
+                       f"{group.labels[run_id]}: R={r[last]:.3f}, D={d[last]:.3f}")
             if last in i.index:
                 ax.plot([d[last], d[last]], [i[last], r[last]], color=c, linewidth=2.0,
                         alpha=0.5)
@@ -538,7 +577,66 @@ def rd_figure(group: Group, path: Path) -> Path:
     ax.set_xlabel("distortion D [nats]")
     ax.set_ylabel("rate R [nats]  (tick: exact I(X;Z))")
     ax.legend(fontsize=6, loc="upper right")
-    ax.set_title(f"Rate–distortion: {group.objective} on {group.dataset}", fontsize=10)
+    title = f"Rate–distortion: {group.objective} on {group.dataset}"
+    if many:
+        title += f"\n({len(group.run_ids)} runs, too many to label: one colour per run)"
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def gap_figure(group: Group, path: Path) -> Path:
+    """Test minus train D and C, and test D and C, against σ (module docstring)."""
+    from mibench.plots import _save
+
+    plt, _ = _plt()
+    traj = group.traj
+    ok = traj[traj.status == "ok"]
+    last = ok[ok.epoch == ok.groupby("run_id").epoch.transform("max")]
+
+    def final(rid, quantity, estimator):
+        v = last[(last.run_id == rid) & (last.quantity == quantity)
+                 & (last.estimator == estimator)].value
+        return float(v.iloc[0]) if len(v) else math.nan
+
+    fig, axes = plt.subplots(2, 2, figsize=(9.5, 6.4), constrained_layout=True, sharex=True)
+    colours = plt.get_cmap("tab10")
+    sweeps = group.gap_sweeps
+    sigmas = sorted({float(group.runs.params[i]["sigma"]) for ids in sweeps.values()
+                     for i in ids})
+    positive = [s for s in sigmas if s > 0]
+    for k, (label, ids) in enumerate(sweeps.items()):
+        c = colours(k % 10)
+        for col, (q, name) in enumerate((("distortion", "D"), ("classification", "C"))):
+            pts = [(float(group.runs.params[i]["sigma"]), final(i, q, "variational"),
+                    final(i, q, "train-set")) for i in ids]
+            xs = sorted({p[0] for p in pts})
+            for row, f in enumerate((lambda te, tr: te - tr, lambda te, tr: te)):
+                ax = axes[row][col]
+                ys = [f(te, tr) for _, te, tr in pts]
+                ax.scatter([p[0] for p in pts], ys, color=c, s=14, alpha=0.7)
+                means = [float(sum(f(te, tr) for x, te, tr in pts if x == s)
+                               / sum(1 for x, _, _ in pts if x == s)) for s in xs]
+                ax.plot(xs, means, color=c, linewidth=1.2, label=label if col == row == 0 else None)
+    for col, (q, name, ceiling) in enumerate((("distortion", "D", "h_x"),
+                                              ("classification", "C", "h_y"))):
+        axes[0][col].axhline(0.0, color="black", linewidth=0.8)
+        axes[0][col].set_ylabel(f"{name} test − {name} train [nats]")
+        axes[0][col].set_title(f"{name}: > 0 = overfits its training set", fontsize=9)
+        h = traj[(traj.estimator == "exact") & (traj.quantity == ceiling)]
+        if not len(h) and ceiling == "h_y":
+            h = traj[(traj.estimator == "ceiling") & (traj.quantity == "i_zy")]
+        if len(h):
+            axes[1][col].axhline(float(h.value.iloc[0]), color="0.4", linestyle=":",
+                                 linewidth=1.0, label=f"H({'X' if ceiling == 'h_x' else 'Y'}): "
+                                                      "zero-rate model")
+            axes[1][col].legend(fontsize=6)
+        axes[1][col].set_ylabel(f"{name} on the data distribution [nats]")
+        axes[1][col].set_xlabel("σ (weight of S)")
+        axes[1][col].set_xscale("symlog", linthresh=min(positive) if positive else 1e-4)
+        axes[1][col].set_xlim(left=0.0, right=max(sigmas) * 1.3 if positive else 1.0)
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(f"Finite training set vs the data distribution: {group.objective} on "
+                 f"{group.dataset}", fontsize=10)
     return _save(fig, path)
 
 
@@ -550,6 +648,8 @@ def save_figures(group: Group, fig_dir: Path) -> list[Path]:
     made.append(epochs_figure(group, fig_dir / f"{group.name}-epochs.png"))
     if group.has_rd:
         made.append(rd_figure(group, fig_dir / f"{group.name}-rd.png"))
+    if group.gap_sweeps:
+        made.append(gap_figure(group, fig_dir / f"{group.name}-gap.png"))
     return made
 
 

@@ -29,7 +29,11 @@ form, c(y_c | z_i) ∝ exp(−(w^c_ic u_c − b^c_ic)²), u_c the rescaled class
 hyperparameter ``decoder`` (stored only when given) selects another family of
 :func:`~mibench.ib.rate_distortion.toy_decoder_logits` for both, e.g. ``per-x``, the β-VAE toy's
 (d ∝ exp(−(w_j s_i − b_j)²), c ∝ exp(−(w_c s_i − b_c)²): 60 + 4 parameters instead of 1 800 +
-60); ``results/ib/therml/README.md`` compares the two on the finite-data claim. Weight noise (Achille & Soatto 2018, "Emergence of invariance and disentanglement
+60), or ``per-z`` (one (w, b) per latent value, d(x_j | z_i) ∝ exp(−(w_i t_j − b_i)²): a smooth
+bump over the data index); ``results/ib/therml/README.md`` compares the families on the
+finite-data claim, which ``per-z`` reproduces.
+
+Weight noise (Achille & Soatto 2018, "Emergence of invariance and disentanglement
 in deep representations"): every encoder, decoder and classifier parameter is θ_i = θ̄_i ·
 exp(√α_i ξ_i − α_i/2), ξ_i ~ N(0, 1) (log-normal, mean θ̄_i), with learned θ̄_i and ln α_i; the
 marginal's logits are not noisy. With the prior p(θ_i) = N(0, s0²) (s0 = ``prior_std``) the

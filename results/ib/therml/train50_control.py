@@ -5,8 +5,13 @@ functionals on them differ from those on p* only by the sampling noise of the dr
 for such models (seeds 0-2, σ = 0 and 1e-3, 1000 steps as in README.md) and for the truth itself
 (decoder p*(x), no latent), D and C on the 50 draws of data_seed 0 and on p*.
 
-    OMP_NUM_THREADS=1 python results/ib/therml/train50_control.py
+    OMP_NUM_THREADS=1 python results/ib/therml/train50_control.py [DECODER]
+
+(DECODER: the ``decoder`` hyperparameter of therml, default its default ``per-entry``; e.g.
+``per-z``.)
 """
+
+import sys
 
 import numpy as np
 import torch
@@ -15,6 +20,7 @@ from mibench.ib.datasets import make_dataset
 from mibench.ib.therml import TherML, empirical_joint, functionals
 
 ds = make_dataset("rd-toy")
+extra = {"decoder": sys.argv[1]} if len(sys.argv) > 1 else {}
 train50 = empirical_joint("rd-toy-30-0.5", 50, 0, ds.joint.shape)
 p_x, e_x = ds.joint.sum(1), train50.sum(1)
 print(f"truth d(x) = p*(x): D on the 50 draws {-(e_x * np.log(p_x)).sum():.3f}, "
@@ -22,7 +28,7 @@ print(f"truth d(x) = p*(x): D on the 50 draws {-(e_x * np.log(p_x)).sum():.3f}, 
 for sigma in (0.0, 1e-3):
     for seed in (0, 1, 2):
         torch.manual_seed(seed)
-        obj = TherML(ds.dim_x, ds.n_classes, rho=1, delta=1, gamma=1, sigma=sigma)
+        obj = TherML(ds.dim_x, ds.n_classes, rho=1, delta=1, gamma=1, sigma=sigma, **extra)
         obj.setup(ds)
         opt = torch.optim.Adam(obj.model.parameters(), lr=obj.hp["lr"])
         for _ in range(1000):
