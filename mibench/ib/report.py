@@ -25,7 +25,7 @@ run group (objective × dataset, named ``<objective>-<dataset>``):
   Alemi et al. 2018, x = distortion D, y = rate R, the infeasible region R + D < H shaded, the
   line R + D = H (the ELBO's optimum), each run's trajectory (thin) and end point (labelled),
   and below each end point its exact I(X;Z) (the sandwich H − D ≤ I ≤ R: a short vertical
-  segment from I to R); the legend names each run's end point up to 12 runs.
+  segment from I to R); the legend names each run's end point up to 16 runs.
 * ``figures/<group>-gap.png`` — only for σ sweeps on a finite training set (``therml`` with
   ``train_size``): the end-of-training D and C on the data distribution minus the same on the
   training set (top; > 0: the model fits its training set better than the data, i.e. it
@@ -56,7 +56,7 @@ CSV_COLUMNS = ["objective", "dataset", "run", "representation", "quantity", "est
 _SWEEP_KEYS = ("beta", "gamma")
 _FIGURE_PATTERNS = ("*-plane.png", "*-final.png", "*-epochs.png", "*-rd.png", "*-gap.png")
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
-_RD_LABELLED = 12  # the R–D figure labels each run in its legend up to this many runs
+_RD_LABELLED = 16  # the R–D figure labels each run in its legend up to this many runs
 
 
 def _natural(text: str):
