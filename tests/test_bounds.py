@@ -133,7 +133,8 @@ FAST = dict(max_steps=60, eval_every=20, hidden_dim=32, embed_dim=16, batch_size
 
 def test_trainer_reports_on_held_out_data_with_a_curve():
     x, y = mibench.make_task("multinormal-dense-2-2-0.5").sample(1000, seed=0)
-    e = mibench.make_estimator("infonce", **FAST).estimate(x, y)
+    # the CPU trainer (on a machine with CUDA, `auto` would train there: tests/test_device.py)
+    e = mibench.make_estimator("infonce", **FAST, device="cpu").estimate(x, y)
     d = e.diagnostics
     assert (d["n_train"], d["n_val"], d["n_test"]) == (600, 100, 300)
     assert len(d["curve"]) == d["steps"] // 20 and d["device"] == "cpu" and d["threads"] == 1

@@ -76,7 +76,9 @@ def test_stored_run_is_not_repeated(tmp_path, monkeypatch):
 
 def test_killed_run_is_restarted_without_duplicates(tmp_path):
     db = tmp_path / "ib.sqlite"
-    kw = dict(epochs=1, seed=0, n_mc=200, z_dim=1)
+    # the killed run below is a CPU run (its key has no device): train on the CPU to resume it,
+    # also on a machine with CUDA, where `auto` would start a CUDA run under its own key
+    kw = dict(epochs=1, seed=0, n_mc=200, z_dim=1, device="cpu")
     from mibench.ib.datasets import make_dataset
     from mibench.ib.training import make_objective, run_params
 
@@ -105,3 +107,24 @@ def test_bad_arguments(kwargs, match):
     args = {"objective": "vib", "dataset": "digits", "epochs": 1, **kwargs}
     with pytest.raises((ValueError, NotRegisteredError), match=match):
         ib.train(args.pop("objective"), args.pop("dataset"), **args)
+
+
+def test_model_value_is_a_float_whatever_the_index():
+    """The stored accuracy / eval loss of a run: a float read from the model-level rows. The
+    old lookup, ``set_index(["quantity", "estimator"]).value.get(key)`` over every
+    representation, has repeated keys (i_xz per layer), so pandas < 3 returned a one-row Series
+    and ``float()`` of it failed after the training of every ``mlp`` run (seen on a machine with
+    pandas 2; pandas 3 returns the scalar)."""
+    import pandas as pd
+
+    from mibench.ib.training import _model_value
+
+    df = pd.DataFrame({"epoch": [3, 3, 3, 3, 2],
+                       "representation": ["layer1", "layer2", "model", "model", "model"],
+                       "quantity": ["i_xz", "i_xz", "accuracy", "distortion", "accuracy"],
+                       "estimator": ["exact", "exact", "eval", "eval", "eval"],
+                       "value": [1.0, 2.0, 0.75, 0.5, 0.25]})
+    assert _model_value(df, 3, "accuracy", "eval") == 0.75
+    assert isinstance(_model_value(df, 3, "distortion", "eval"), float)
+    assert _model_value(df, 3, "i_xz", "exact") is None  # not a model-level quantity
+    assert _model_value(df, 1, "accuracy", "eval") is None

@@ -264,6 +264,16 @@ def _prepare(objective, dataset, epochs, estimators, n_mc, estimator_samples, me
                 device=used, params=params, hyperparameters=dict(hyperparameters))
 
 
+def _model_value(df, epoch: int, quantity: str, estimator: str) -> float | None:
+    """The model-level value (representation ``model``) of ``quantity`` by ``estimator`` at
+    ``epoch`` in a recorder's rows, or None. Selected by explicit masks: a (quantity, estimator)
+    index over all representations repeats keys (i_xz per layer), and with a non-unique index
+    pandas < 3 returns a one-row Series for a unique key where pandas 3 returns the scalar."""
+    v = df[(df.epoch == epoch) & (df.representation == "model") & (df.quantity == quantity)
+           & (df.estimator == estimator)].value
+    return float(v.iloc[0]) if len(v) else None
+
+
 def _fit(prep: dict, seed: int, store, run_id, progress):
     """Train and measure one prepared run, writing to ``store`` (an IBStore, a :class:`_Rows`
     or None) as it goes; returns the trajectory DataFrame. A failure is written as the run's
@@ -332,13 +342,10 @@ def _fit(prep: dict, seed: int, store, run_id, progress):
     finally:
         rec.detach()
     df = rec.dataframe()
-    last = df[df.epoch == epochs].set_index(["quantity", "estimator"])["value"]
-    acc = last.get(("accuracy", "eval"))
-    ce = last.get(("distortion", "eval"))
+    acc, ce = (_model_value(df, epochs, q, "eval") for q in ("accuracy", "distortion"))
     if store is not None:
         final = {**{k: float(v) for k, v in terms.items()}, "device": dev.type}
-        store.finish_run(run_id, status="ok", accuracy=None if acc is None else float(acc),
-                         train_loss=terms.get("train_loss"),
-                         eval_loss=None if ce is None else float(ce), final=final,
+        store.finish_run(run_id, status="ok", accuracy=acc,
+                         train_loss=terms.get("train_loss"), eval_loss=ce, final=final,
                          wall_time_s=time.perf_counter() - t_start)
     return df
