@@ -148,30 +148,6 @@ def test_trainer_values_are_bitwise_those_of_the_previous_trainer(name, monkeypa
 # ------------------------------------------------------------------------------------------
 
 
-def _autograd_interpolated(scores, log_baseline, alpha):
-    """mibench.bounds.interpolated before: the composition, differentiated by autograd."""
-    import math
-
-    import torch
-    from mibench.bounds import _baseline_columns, _check_scores, _diag_mask, logmeanexp_offdiag
-
-    b = _check_scores(scores)
-    a = _baseline_columns(log_baseline, b, scores)
-    cols = scores.T
-    log_m_all = torch.logsumexp(cols, dim=1) - math.log(b)
-    masked = cols.masked_fill(_diag_mask(b, scores.device), float("-inf"))
-    log_m_loo = torch.logsumexp(masked, dim=1) - math.log(b - 1)
-
-    def log_z(log_m):
-        if alpha == 1.0:
-            return log_m
-        return torch.logaddexp(log_m + math.log(alpha), a + math.log1p(-alpha))
-
-    joint = (torch.diagonal(scores) - log_z(log_m_all)).mean()
-    marginal = torch.exp(logmeanexp_offdiag(scores - log_z(log_m_loo)[None, :]))
-    return 1.0 + joint - marginal
-
-
 @pytest.mark.parametrize("alpha", [0.01, 0.5, 1.0])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("b,d", [(256, 1), (37, 3), (2, 2)])
@@ -181,7 +157,7 @@ def test_interpolated_gradient_is_bitwise_autograds(alpha, dtype, b, d, monkeypa
 
     dt = getattr(torch, dtype)
     out = {}
-    for code, fn in (("old", _autograd_interpolated), ("new", B.interpolated)):
+    for code, fn in (("old", B._interpolated_autograd), ("new", B.interpolated)):
         torch.manual_seed(b + d)
         module = B.make_bound("alpha", d, d, hidden_dim=32, n_layers=2, embed_dim=8,
                               alpha=alpha).to(dt)
@@ -211,7 +187,7 @@ def test_alpha_estimate_is_bitwise_that_of_autograd(task_id, monkeypatch):
     x, y = mibench.make_task(task_id).sample(700, seed=3)
     params = {"device": "cpu", "seed": 2, "max_steps": 60, "eval_every": 10, "batch_size": 128}
     new = mibench.make_estimator("alpha", **params).estimate(x, y)
-    monkeypatch.setattr(B, "interpolated", _autograd_interpolated)
+    monkeypatch.setattr(B, "interpolated", B._interpolated_autograd)
     old = mibench.make_estimator("alpha", **params).estimate(x, y)
     assert new.value == old.value and new.stderr == old.stderr
     assert new.diagnostics["curve"] == old.diagnostics["curve"]
