@@ -98,28 +98,17 @@ def test_train_detached_returns_what_train_stores(tmp_path):
 
 def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path):
     import os
-    import signal
-    import subprocess
     import sys
-    import time
 
-    from conftest import REPO
+    from conftest import REPO, interrupt
 
     db = tmp_path / "int.sqlite"
     args = [sys.executable, "-m", "mibench", "ib", *FAST, "--seeds", "8", "--db", str(db),
             "--jobs", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    # SIGINT as typed in a terminal (a background shell would have its children ignore it)
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not (
-            db.exists() and sum(r[5] == "ok" for r in _runs(db)) >= 1):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    code, _, err = interrupt(args, env, wait=120, timeout=60, ready=lambda: db.exists() and sum(
+        r[5] == "ok" for r in _runs(db)) >= 1)
+    assert code == 130, err
     assert "finished runs are stored" in err and "Traceback" not in err
     kept = _runs(db)
     assert 1 <= len(kept) < 8 and all(r[5] == "ok" for r in kept)  # only whole runs stored

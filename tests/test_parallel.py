@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, interrupt
 
 import mibench
 from mibench.parallel import format_memory, parse_memory, resolve_jobs, threads_per_worker
@@ -341,17 +341,8 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_completes(plugin, tmp_path):
     # pause 1.5 s: 8 runs (≈ 6 s) still to go when SIGINT is sent, a margin on a loaded machine
     args = ("run", "-e", "counting_mod:Counting", "--set", "pause=1.5", "-t", "1v1-normal-0.75",
             "-n", "50", "--seeds", "10", "--jobs", "2", "--db", db, "-q")
-    # as typed in a terminal: SIGINT is the default even when the test runner was started in the
-    # background, where a shell sets it to "ignore" and children inherit that
-    proc = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 60
-    while _rows(db) < 2 and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    code, out, err = interrupt(_cli(*args), env, ready=lambda: _rows(db) >= 2)
+    assert code == 130, err
     assert "finished runs are stored" in err and "Traceback" not in err
     done = _rows(db)
     assert 2 <= done < 10 and _claims(db) == 0
