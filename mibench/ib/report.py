@@ -606,7 +606,7 @@ def gap_figure(group: Group, path: Path) -> Path:
     positive = [s for s in sigmas if s > 0]
     for k, (label, ids) in enumerate(sweeps.items()):
         c = colours(k % 10)
-        for col, (q, name) in enumerate((("distortion", "D"), ("classification", "C"))):
+        for col, q in enumerate(("distortion", "classification")):
             pts = [(float(group.runs.params[i]["sigma"]), final(i, q, "variational"),
                     final(i, q, "train-set")) for i in ids]
             xs = sorted({p[0] for p in pts})
@@ -617,18 +617,15 @@ def gap_figure(group: Group, path: Path) -> Path:
                 means = [float(sum(f(te, tr) for x, te, tr in pts if x == s)
                                / sum(1 for x, _, _ in pts if x == s)) for s in xs]
                 ax.plot(xs, means, color=c, linewidth=1.2, label=label if col == row == 0 else None)
-    for col, (q, name, ceiling) in enumerate((("distortion", "D", "h_x"),
-                                              ("classification", "C", "h_y"))):
+    # the zero-rate models' D and C: H(X) and H(Y), stored as the ceilings of I(X;Z), I(Z;Y)
+    for col, (name, ceiling, var) in enumerate((("D", "i_xz", "X"), ("C", "i_zy", "Y"))):
         axes[0][col].axhline(0.0, color="black", linewidth=0.8)
         axes[0][col].set_ylabel(f"{name} test − {name} train [nats]")
         axes[0][col].set_title(f"{name}: > 0 = overfits its training set", fontsize=9)
-        h = traj[(traj.estimator == "exact") & (traj.quantity == ceiling)]
-        if not len(h) and ceiling == "h_y":
-            h = traj[(traj.estimator == "ceiling") & (traj.quantity == "i_zy")]
+        h = traj[(traj.estimator == "ceiling") & (traj.quantity == ceiling)]
         if len(h):
             axes[1][col].axhline(float(h.value.iloc[0]), color="0.4", linestyle=":",
-                                 linewidth=1.0, label=f"H({'X' if ceiling == 'h_x' else 'Y'}): "
-                                                      "zero-rate model")
+                                 linewidth=1.0, label=f"H({var}): zero-rate model")
             axes[1][col].legend(fontsize=6)
         axes[1][col].set_ylabel(f"{name} on the data distribution [nats]")
         axes[1][col].set_xlabel("σ (weight of S)")
