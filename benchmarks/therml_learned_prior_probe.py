@@ -11,8 +11,8 @@ then has the closed form
 and an unused weight can match the prior. Same model, optimiser and 1000 full-batch steps as
 `python -m mibench ib --objective therml` (ρ = δ = γ = 1), seed 0; prints D, C train / test.
 
-    OMP_NUM_THREADS=1 python results/ib/therml/learned_prior_probe.py learned 50 1e-5,1e-4,1e-3
-    OMP_NUM_THREADS=1 python results/ib/therml/learned_prior_probe.py learned inf 1e-5,1e-4
+    OMP_NUM_THREADS=1 python benchmarks/therml_learned_prior_probe.py learned 50 1e-5,1e-4,1e-3
+    OMP_NUM_THREADS=1 python benchmarks/therml_learned_prior_probe.py learned inf 1e-5,1e-4
 
 (arguments: prior `learned` or `fixed` (the module's N(0, 1)), train size or `inf`, σ values)
 """

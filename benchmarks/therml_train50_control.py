@@ -2,10 +2,10 @@
 
 A model trained on the exact p* ("infinite data") has seen none of the 50 draws, so its
 functionals on them differ from those on p* only by the sampling noise of the draws. This prints,
-for such models (seeds 0-2, σ = 0 and 1e-3, 1000 steps as in README.md) and for the truth itself
+for such models (seeds 0-2, σ = 0 and 1e-3, 1000 steps as in results/ib/therml/README.md) and for the truth itself
 (decoder p*(x), no latent), D and C on the 50 draws of data_seed 0 and on p*.
 
-    OMP_NUM_THREADS=1 python results/ib/therml/train50_control.py [DECODER]
+    OMP_NUM_THREADS=1 python benchmarks/therml_train50_control.py [DECODER]
 
 (DECODER: the ``decoder`` hyperparameter of therml, default its default ``per-entry``; e.g.
 ``per-z``.)
